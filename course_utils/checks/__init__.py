@@ -1,0 +1,6 @@
+"""The checks of every exercise, one module per chapter, imported in course order.
+
+Each module defines the reference answer, the test cases (including cases worked out by hand),
+the catalogue of classic mistakes with their diagnoses, and tiered hints, then registers them.
+"""
+from course_utils.checks import ch00_setup, ch01_log_derivative_trick  # noqa: F401

@@ -1,0 +1,68 @@
+"""Rendering grading results and hints: HTML for JupyterLab, plain text elsewhere.
+
+Everything shown is deterministic (no timings, no randomness) so that stored notebook outputs
+stay stable, and every learner-provided string is HTML-escaped.
+"""
+from __future__ import annotations
+
+import html
+
+from course_utils.grading.engine import Result
+
+_COLOURS = {
+    "passed": ("#e8f5e9", "#2e7d32", "&#10004; Passed"),
+    "failed": ("#fff3e0", "#e65100", "&#10008; Not yet"),
+    "not_implemented": ("#eceff1", "#455a64", "&#9998; Not implemented yet"),
+    "unknown_exercise": ("#fff3e0", "#e65100", "? Unknown exercise"),
+}
+
+
+def _pre(text: str) -> str:
+    return ("<pre style='white-space:pre-wrap;margin:4px 0;padding:6px;background:rgba(0,0,0,0.04);"
+            f"border-radius:4px'>{html.escape(text)}</pre>")
+
+
+def result_html(r: Result) -> str:
+    bg, fg, label = _COLOURS.get(r.status, _COLOURS["failed"])
+    title = f" &mdash; {html.escape(r.title)}" if r.title else ""
+    parts = [f"<div style='border-left:5px solid {fg};background:{bg};padding:8px 12px;margin:4px 0;"
+             f"border-radius:4px;color:#212121;font-family:var(--jp-ui-font-family,sans-serif)'>",
+             f"<div style='font-weight:bold;color:{fg}'>{label}: <code>{html.escape(r.exercise_id)}</code>{title}</div>"]
+    if r.status == "passed":
+        parts.append(f"<div>All {r.cases_total} cases agree with the reference.</div>")
+        if r.headline:
+            parts.append(f"<div style='margin-top:4px'>{html.escape(r.headline)}</div>")
+    else:
+        parts.append(f"<div style='margin-top:4px'>{html.escape(r.headline[:1].upper() + r.headline[1:])}</div>")
+        rows = []
+        if r.case:
+            why = f" <i>({html.escape(r.case_why)})</i>" if r.case_why else ""
+            rows.append(("Failing case", f"{html.escape(r.case)} &mdash; case {r.cases_run} of {r.cases_total}{why}"))
+        if r.inputs:
+            rows.append(("Inputs", f"<code>{html.escape(r.inputs)}</code>"))
+        if r.expected:
+            rows.append(("Expected", f"<code>{html.escape(r.expected)}</code>"))
+        if r.got:
+            rows.append(("Got", f"<code>{html.escape(r.got)}</code>"))
+        if rows:
+            parts.append("<table style='margin-top:6px;border-collapse:collapse'>"
+                         + "".join(f"<tr><td style='padding:2px 10px 2px 0;vertical-align:top;font-weight:bold'>{k}</td>"
+                                   f"<td style='padding:2px 0;text-align:left'>{v}</td></tr>" for k, v in rows)
+                         + "</table>")
+        if r.diagnosis:
+            parts.append(f"<div style='margin-top:6px'><b>Likely cause:</b> {html.escape(r.diagnosis)}</div>")
+        if r.details:
+            parts.append(_pre(r.details))
+    for note in r.notes:
+        parts.append(f"<div style='margin-top:4px;font-size:90%'><b>Note:</b> {_pre(note) if chr(10) in note else html.escape(note)}</div>")
+    if r.status in ("failed", "not_implemented") and r.exercise_id:
+        parts.append(f"<div style='margin-top:6px;font-size:90%'>Stuck? Run <code>hint(\"{html.escape(r.exercise_id)}\")</code> "
+                     "for a nudge; call it again for a stronger one.</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def hint_html(exercise_id: str, level: int, total: int, text: str) -> str:
+    return ("<div style='border-left:5px solid #1565c0;background:#e3f2fd;padding:8px 12px;margin:4px 0;"
+            "border-radius:4px;color:#212121'>"
+            f"<b>Hint {level} of {total}</b> for <code>{html.escape(exercise_id)}</code>: {html.escape(text)}</div>")

@@ -1,0 +1,133 @@
+"""What notebook cells call: ``check``, ``hint`` and ``progress``."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Optional
+
+from course_utils.grading import progress as _progress
+from course_utils.grading.engine import Result, _compose, grade
+from course_utils.grading.feedback import hint_html
+from course_utils.grading.spec import registry
+
+
+class CheckFailed(AssertionError):
+    """Raised by :func:`check` in strict mode (``COURSE_STRICT=1``, used by CI on solutions)."""
+
+
+def strict_mode() -> bool:
+    return os.environ.get("COURSE_STRICT", "").lower() in ("1", "true", "yes")
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _display(obj: Any, text: str) -> None:
+    if _in_kernel():
+        from IPython.display import display
+
+        display(obj)
+    else:
+        print(text)
+
+
+def _hint_button(exercise_id: str) -> None:
+    """A button under a failed check that reveals the next hint (only inside a live kernel)."""
+    if not _in_kernel() or strict_mode():
+        return
+    try:
+        import ipywidgets as widgets
+        from IPython.display import HTML, display
+    except ImportError:
+        return
+    button = widgets.Button(description="Show a hint", icon="lightbulb-o", tooltip=f"hint('{exercise_id}')")
+    out = widgets.Output()
+
+    def on_click(_):
+        with out:
+            hint(exercise_id)
+
+    button.on_click(on_click)
+    display(widgets.VBox([button, out]))
+    del HTML
+
+
+def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
+    """Grade ``fn``, show the feedback below the cell and record your progress.
+
+    The exercise is found from the function's name (``check(gae)`` grades exercise ``"gae"``);
+    pass ``exercise_id=...`` if you named your function differently. Never raises, except in
+    strict mode (``COURSE_STRICT=1``), which CI uses so that a broken reference cannot pass.
+    """
+    try:
+        ex_id = exercise_id or getattr(fn, "__name__", None) or ""
+        if ex_id == "<lambda>":
+            ex_id = ""
+        if not ex_id:
+            result = _compose(Result(exercise_id="?", passed=False, status="unknown_exercise",
+                                     headline="this function has no name to look the exercise up by; "
+                                     "call check(fn, exercise_id='...')."))
+        else:
+            result = grade(ex_id, fn)
+        if result.status != "unknown_exercise":
+            warning = _progress.record(result.exercise_id, result.status)
+            if warning:
+                result.notes.append(warning)
+                _compose(result)
+        _display(result, result.message)
+        if not result.passed and result.status != "unknown_exercise":
+            _hint_button(result.exercise_id)
+    except KeyboardInterrupt:
+        print("The check was interrupted.")
+        return None
+    except Exception as exc:  # noqa: BLE001  (the check must never break the notebook)
+        print(f"The check itself ran into a problem ({type(exc).__name__}: {exc}). Your notebook is fine; "
+              "please report this to the course maintainers.", file=sys.stderr)
+        if strict_mode():
+            raise
+        return None
+    if strict_mode() and not result.passed:
+        raise CheckFailed(result.message)
+    return None
+
+
+class _Hint:
+    def __init__(self, exercise_id: str, level: int, total: int, text: str) -> None:
+        self.exercise_id, self.level, self.total, self.text = exercise_id, level, total, text
+
+    def __repr__(self) -> str:
+        return f"Hint {self.level} of {self.total} for {self.exercise_id}: {self.text}"
+
+    def _repr_html_(self) -> str:
+        return hint_html(self.exercise_id, self.level, self.total, self.text)
+
+
+def hint(exercise_id: str, level: Optional[int] = None) -> None:
+    """Show a hint: the first call gives a nudge, later calls stronger hints (never the solution).
+
+    ``level=1, 2, 3`` shows a given tier directly.
+    """
+    ex = registry().get(exercise_id)
+    if ex is None:
+        print(f"There is no exercise called {exercise_id!r}.")
+        return
+    n = len(ex.hints)
+    if level is None:
+        level = _progress.next_hint_level(exercise_id, n)
+    level = max(1, min(int(level), n))
+    h = _Hint(exercise_id, level, n, ex.hints[level - 1])
+    if level == n:
+        h.text += " (This is the last hint.)"
+    _display(h, repr(h))
+
+
+def progress() -> None:
+    """Show which exercises of the whole course you have passed."""
+    rep = _progress.report()
+    _display(rep, repr(rep))

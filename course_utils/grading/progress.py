@@ -1,0 +1,159 @@
+"""The learner's progress: one small JSON file, written atomically, rebuilt if corrupt.
+
+Location: ``$COURSE_PROGRESS_FILE`` if set, else ``~/.policy-optimisation-course/progress.json``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA_VERSION = 1
+
+
+def progress_path() -> Path:
+    env = os.environ.get("COURSE_PROGRESS_FILE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".policy-optimisation-course" / "progress.json"
+
+
+def _empty() -> dict[str, Any]:
+    return {"version": SCHEMA_VERSION, "exercises": {}}
+
+
+def load(path: Optional[Path] = None) -> tuple[dict[str, Any], Optional[str]]:
+    """Return (progress, warning). A missing file is empty progress; a corrupt one is moved
+    aside to ``<name>.corrupt`` and replaced, and the warning says so (never raises)."""
+    path = path or progress_path()
+    if not path.exists():
+        return _empty(), None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("exercises"), dict):
+            raise ValueError("unexpected structure")
+        return data, None
+    except (OSError, ValueError) as exc:
+        backup = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, backup)
+            where = f"it was moved to {backup}"
+        except OSError:
+            where = "it could not be moved aside"
+        return _empty(), (f"Your progress file {path} could not be read ({type(exc).__name__}); {where} "
+                          "and a fresh one was started. Re-run your checks to record them again.")
+
+
+def save(data: dict[str, Any], path: Optional[Path] = None) -> None:
+    """Write atomically: a temporary file in the same folder, then ``os.replace``."""
+    path = path or progress_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def record(exercise_id: str, status: str, path: Optional[Path] = None) -> Optional[str]:
+    """Record one attempt. Returns a warning if the file had to be rebuilt or could not be written."""
+    data, warning = load(path)
+    entry = data["exercises"].setdefault(exercise_id, {"attempts": 0, "status": "not_started"})
+    entry["attempts"] = int(entry.get("attempts", 0)) + 1
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    entry["last_attempt"] = now
+    if status == "passed":
+        entry.setdefault("first_passed", now)
+    # once passed, an exercise stays passed unless a later attempt fails (then it shows "failed")
+    entry["status"] = status
+    try:
+        save(data, path)
+    except OSError as exc:
+        return f"Your progress could not be saved ({exc}); the check itself is unaffected."
+    return warning
+
+
+def next_hint_level(exercise_id: str, n_levels: int, path: Optional[Path] = None) -> int:
+    data, _ = load(path)
+    entry = data["exercises"].setdefault(exercise_id, {"attempts": 0, "status": "not_started"})
+    level = min(int(entry.get("hints_seen", 0)) + 1, n_levels)
+    entry["hints_seen"] = level
+    try:
+        save(data, path)
+    except OSError:
+        pass
+    return level
+
+
+class ProgressReport:
+    """The whole course at a glance: a table per chapter with one mark per exercise."""
+
+    MARKS = {"passed": "done", "failed": "trying", "not_implemented": "started", "not_started": "-"}
+
+    def __init__(self, rows: list[tuple[str, str, str, int]], warning: Optional[str]) -> None:
+        self.rows = rows  # (chapter, exercise id, status, attempts)
+        self.warning = warning
+
+    def chapters(self) -> dict[str, list[tuple[str, str, int]]]:
+        out: dict[str, list[tuple[str, str, int]]] = {}
+        for chapter, ex_id, status, attempts in self.rows:
+            out.setdefault(chapter, []).append((ex_id, status, attempts))
+        return out
+
+    @property
+    def done(self) -> int:
+        return sum(1 for r in self.rows if r[2] == "passed")
+
+    def __repr__(self) -> str:
+        lines = [f"Course progress: {self.done} of {len(self.rows)} exercises passed"]
+        for chapter, items in self.chapters().items():
+            n = sum(1 for _, s, _ in items if s == "passed")
+            bar = "#" * n + "." * (len(items) - n)
+            lines.append(f"\n{chapter}  [{bar}] {n}/{len(items)}")
+            for ex_id, status, attempts in items:
+                tries = f"{attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
+                lines.append(f"  {self.MARKS.get(status, status):8s} {ex_id:32s} {tries}")
+        if self.warning:
+            lines.append("\n" + self.warning)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:  # pragma: no cover - notebook display
+        colours = {"passed": "#2e7d32", "failed": "#e65100", "not_implemented": "#455a64", "not_started": "#9e9e9e"}
+        parts = [f"<div><b>Course progress:</b> {self.done} of {len(self.rows)} exercises passed</div>",
+                 "<table style='border-collapse:collapse'>"]
+        for chapter, items in self.chapters().items():
+            n = sum(1 for _, s, _ in items if s == "passed")
+            cells = "".join(
+                f"<span title='{html.escape(ex_id)}: {html.escape(status)}' style='display:inline-block;width:14px;"
+                f"height:14px;margin:1px;border-radius:3px;background:{colours.get(status, '#9e9e9e')}'></span>"
+                for ex_id, status, _ in items)
+            names = ", ".join(f"<code style='color:{colours.get(s, '#9e9e9e')}'>{html.escape(i)}</code>" for i, s, _ in items)
+            parts.append(f"<tr><td style='padding:3px 10px 3px 0;text-align:left'><b>{html.escape(chapter)}</b></td>"
+                         f"<td style='padding:3px 10px;text-align:left'>{cells}</td><td style='text-align:left'>{n}/{len(items)}</td>"
+                         f"<td style='padding-left:10px;text-align:left;font-size:85%'>{names}</td></tr>")
+        parts.append("</table>")
+        parts.append("<div style='font-size:85%'>green: passed &middot; orange: attempted, not passed yet &middot; "
+                     "grey: not started</div>")
+        if self.warning:
+            parts.append(f"<div style='color:#e65100'>{html.escape(self.warning)}</div>")
+        return "".join(parts)
+
+
+def report(path: Optional[Path] = None) -> ProgressReport:
+    from course_utils.grading.spec import registry
+
+    data, warning = load(path)
+    rows = []
+    for ex_id, ex in registry().items():
+        entry = data["exercises"].get(ex_id, {})
+        rows.append((ex.chapter, ex_id, entry.get("status", "not_started"), int(entry.get("attempts", 0))))
+    return ProgressReport(rows, warning)
