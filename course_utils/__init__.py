@@ -7,8 +7,8 @@ In a workbook::
     hint("gae")       # a nudge; call again for a stronger hint
     progress()        # the whole course at a glance
 """
-from course_utils.grading import check, exercise_ids, grade, hint, progress
+from course_utils.grading import check, exercise_ids, grade, hint, progress, ready
 from course_utils.seeding import seed_everything
 
-__all__ = ["check", "exercise_ids", "grade", "hint", "progress", "seed_everything"]
+__all__ = ["check", "exercise_ids", "grade", "hint", "progress", "ready", "seed_everything"]
 __version__ = "0.1.0"

@@ -97,6 +97,30 @@ def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
     return None
 
 
+def ready(*fns: Callable[..., Any]) -> bool:
+    """True when every given function passes its check; otherwise say which to finish first.
+
+    Guards the cells that train or evaluate something with your functions, so that a workbook
+    runs top to bottom (and tells you what is missing) before every exercise is done.
+    """
+    missing = []
+    for fn in fns:
+        name = getattr(fn, "__name__", "?")
+        try:
+            res = grade(name, fn)
+        except Exception:  # noqa: BLE001
+            missing.append(name)
+            continue
+        if not res.passed:
+            missing.append(name)
+    if missing:
+        print("This cell uses your " + ", ".join(f"`{m}`" for m in missing) + ", which "
+              + ("does" if len(missing) == 1 else "do") + " not pass its check yet. "
+              "Finish the exercise above (check(...) will say what is wrong), then run this cell again.")
+        return False
+    return True
+
+
 class _Hint:
     def __init__(self, exercise_id: str, level: int, total: int, text: str) -> None:
         self.exercise_id, self.level, self.total, self.text = exercise_id, level, total, text

@@ -1,0 +1,170 @@
+"""Reference learning curves shipped with the course, and the command that makes them.
+
+    python -m course_utils.trainers.reference                      # all of them, seeds 0 1 2
+    python -m course_utils.trainers.reference reinforce_cartpole --seeds 0 1 2
+
+Each curve is the rolling mean return over the last 20 episodes, read on a common grid of
+environment steps for every seed, then summarised as mean, std, min and max over seeds.
+Training uses one torch thread (the thread count changes the trajectory). A file holds the
+exact ``train_reinforce`` arguments, the library versions and, per seed, the steps and
+seconds until the rolling mean first reached 475 and 500, so the numbers quoted in the
+lessons can be traced back to a run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["REFERENCES", "ReferenceCurve", "load_reference", "reference_names", "make_reference"]
+
+WINDOW = 20  # episodes in the rolling mean
+
+# name -> (what it shows, train_reinforce arguments)
+REFERENCES: dict[str, tuple[str, dict[str, Any]]] = {
+    "reinforce_cartpole": (
+        "Chapter 2: plain REINFORCE, every step weighted by the episode's discounted return.",
+        dict(env_id="CartPole-v1", weights_fn="return", baseline=None, advantage_normalise=False,
+             total_steps=200_000, batch_steps=2_000, lr=1e-2, gamma=0.99),
+    ),
+    "reinforce_rtg_cartpole": (
+        "Chapter 3: REINFORCE with reward-to-go weights, no baseline.",
+        dict(env_id="CartPole-v1", weights_fn="reward_to_go", baseline=None, advantage_normalise=False,
+             total_steps=200_000, batch_steps=2_000, lr=1e-2, gamma=0.99),
+    ),
+    "reinforce_rtg_baseline_cartpole": (
+        "Chapter 3: reward-to-go minus a learned value baseline, advantages normalised.",
+        dict(env_id="CartPole-v1", weights_fn="reward_to_go", baseline="value", advantage_normalise=True,
+             total_steps=100_000, batch_steps=2_000, lr=1e-2, value_lr=1e-2, value_iters=10, gamma=0.99),
+    ),
+}  # fmt: skip
+
+
+@dataclass
+class ReferenceCurve:
+    """A shipped learning curve: statistics over seeds on a common grid of env steps."""
+
+    name: str
+    description: str
+    env_steps: np.ndarray  # (G,) grid of environment steps
+    mean: np.ndarray  # (G,) mean over seeds of the rolling-20 mean return (NaN: no episode yet)
+    std: np.ndarray  # (G,)
+    min: np.ndarray  # (G,)
+    max: np.ndarray  # (G,)
+    seeds: list[int]
+    config: dict[str, Any]  # the train_reinforce arguments
+    per_seed: dict[str, dict[str, Any]]  # seed -> steps/seconds to 475 and 500, wall time...
+    meta: dict[str, Any]  # command, versions, date
+
+
+def reference_names() -> list[str]:
+    return list(REFERENCES)
+
+
+def _data_dir() -> Path:
+    return Path(str(resources.files("course_utils"))) / "data" / "reference_curves"
+
+
+def load_reference(name: str) -> ReferenceCurve:
+    """Load ``course_utils/data/reference_curves/<name>.json`` (see :data:`REFERENCES`)."""
+    path = _data_dir() / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no reference curve {name!r}; shipped: {sorted(p.stem for p in _data_dir().glob('*.json'))}. "
+            f"Make it with: python -m course_utils.trainers.reference {name}"
+        )
+    data = json.loads(path.read_text())
+    arrays = {k: np.array([np.nan if v is None else v for v in data[k]], dtype=float)
+              for k in ["env_steps", "mean", "std", "min", "max"]}  # fmt: skip
+    return ReferenceCurve(
+        name=data["name"], description=data["description"], seeds=data["seeds"],
+        config=data["config"], per_seed=data["per_seed"], meta=data["meta"], **arrays,
+    )  # fmt: skip
+
+
+def make_reference(name: str, seeds: list[int], grid_step: int = 1_000, progress: bool = True) -> dict[str, Any]:
+    """Train ``name``'s configuration once per seed and summarise the curves (a JSON dict)."""
+    import gymnasium
+    import torch
+
+    from course_utils.trainers.reinforce import train_reinforce
+
+    description, config = REFERENCES[name]
+    grid = np.arange(0, config["total_steps"] + 1, grid_step)
+    curves, per_seed = [], {}
+    for seed in seeds:
+        history = train_reinforce(**config, seed=seed, progress=progress)
+        curves.append(history.curve(grid, WINDOW))
+        stats: dict[str, Any] = {
+            "env_steps": history.env_steps[-1],
+            "wall_time_s": round(history.wall_time[-1], 2),
+            "steps_per_second": round(history.env_steps[-1] / history.wall_time[-1]),
+            "final_rolling_return": round(float(history.rolling_return(WINDOW)[1][-1]), 2),
+        }
+        for target in (475, 500):
+            reached = history.steps_to_reach(target, WINDOW)
+            stats[f"steps_to_{target}"] = reached[0] if reached else None
+            stats[f"seconds_to_{target}"] = round(reached[1], 2) if reached else None
+        per_seed[str(seed)] = stats
+        print(f"{name} seed {seed}: {stats}", file=sys.stderr)
+
+    curves = np.array(curves)  # (seeds, G)
+
+    def column(values: np.ndarray) -> list[float | None]:
+        return [None if np.isnan(v) else round(float(v), 3) for v in values]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any episode ends
+        summary = {"mean": np.nanmean(curves, 0), "std": np.nanstd(curves, 0),
+                   "min": np.nanmin(curves, 0), "max": np.nanmax(curves, 0)}  # fmt: skip
+    return {
+        "name": name,
+        "description": description,
+        "config": config,
+        "seeds": seeds,
+        "window": WINDOW,
+        "env_steps": grid.tolist(),
+        **{k: column(v) for k, v in summary.items()},
+        "per_seed": per_seed,
+        "meta": {
+            "command": f"python -m course_utils.trainers.reference {name} --seeds {' '.join(map(str, seeds))}",
+            "curve": f"rolling mean return over the last {WINDOW} training episodes, per seed, at each grid step",
+            "torch_threads": 1,
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "gymnasium": gymnasium.__version__, "numpy": np.__version__},
+            "machine": platform.machine(),
+            "created": time.strftime("%Y-%m-%d"),
+        },
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train and write the course's reference learning curves.")
+    parser.add_argument("names", nargs="*", default=reference_names(), help=f"any of {reference_names()}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--grid-step", type=int, default=1_000, help="env steps between grid points")
+    parser.add_argument("--out", type=Path, default=_data_dir(), help="output folder")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        if name not in REFERENCES:
+            parser.error(f"unknown reference {name!r}; choose from {reference_names()}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names:
+        data = make_reference(name, args.seeds, args.grid_step, progress=not args.no_progress)
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
