@@ -40,7 +40,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
-    from course_utils.grading.progress import report
+    from course_utils.grading.progress_file import report
 
     print(repr(report()))
     return 0

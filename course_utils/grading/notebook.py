@@ -5,7 +5,7 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
-from course_utils.grading import progress as _progress
+from course_utils.grading import progress_file as _progress
 from course_utils.grading.engine import Result, _compose, grade
 from course_utils.grading.feedback import hint_html
 from course_utils.grading.spec import registry

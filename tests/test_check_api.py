@@ -1,0 +1,152 @@
+"""check(), hint(), ready() and the guard around learner code."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import torch
+
+import course_utils
+from course_utils.grading import CheckFailed
+from course_utils.grading.guard import call_guarded, trimmed_traceback
+from course_utils.grading.progress_file import progress_path
+
+
+def categorical_log_prob(logits, actions):
+    return torch.log_softmax(logits, -1).gather(-1, actions[:, None]).squeeze(-1)
+
+
+def test_check_prints_feedback_and_records_progress(capsys):
+    assert course_utils.check(categorical_log_prob) is None
+    out = capsys.readouterr().out
+    assert out.startswith("PASSED categorical_log_prob")
+    data = json.loads(progress_path().read_text())
+    assert data["exercises"]["categorical_log_prob"]["status"] == "passed"
+    assert data["exercises"]["categorical_log_prob"]["attempts"] == 1
+
+
+def test_check_with_explicit_id_and_renamed_function(capsys):
+    def my_version(logits, actions):
+        return categorical_log_prob(logits, actions)
+
+    course_utils.check(my_version, exercise_id="categorical_log_prob")
+    assert "PASSED" in capsys.readouterr().out
+    course_utils.check(my_version)
+    assert "no exercise called 'my_version'" in capsys.readouterr().out
+
+
+def test_check_never_raises_outside_strict_mode(capsys):
+    course_utils.check(lambda logits, actions: 1 / 0, exercise_id="categorical_log_prob")
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "ZeroDivisionError" in out
+    assert "hint(\"categorical_log_prob\")" not in out  # the text form stays short; HTML offers hints
+    course_utils.check(None)  # not even a function
+    course_utils.check(lambda: 0)  # anonymous
+
+
+def test_strict_mode_raises_on_failure(monkeypatch):
+    monkeypatch.setenv("COURSE_STRICT", "1")
+    with pytest.raises(CheckFailed):
+        course_utils.check(lambda logits, actions: logits[:, 0], exercise_id="categorical_log_prob")
+    course_utils.check(categorical_log_prob)  # passing is fine in strict mode
+
+
+def test_hints_escalate_and_stop_at_the_last(capsys):
+    texts = []
+    for _ in range(4):
+        course_utils.hint("categorical_log_prob")
+        texts.append(capsys.readouterr().out)
+    assert texts[0].startswith("Hint 1 of 3") and texts[1].startswith("Hint 2 of 3")
+    assert texts[2].startswith("Hint 3 of 3") and "last hint" in texts[3]
+    course_utils.hint("categorical_log_prob", level=1)
+    assert capsys.readouterr().out.startswith("Hint 1 of 3")
+    course_utils.hint("nope")
+    assert "no exercise" in capsys.readouterr().out
+
+
+def test_hints_never_contain_the_reference_code():
+    import inspect
+
+    from course_utils.grading import registry
+
+    for ex in registry().values():
+        body = [ln.strip() for ln in inspect.getsource(ex.reference).splitlines()[1:]
+                if ln.strip() and not ln.strip().startswith(('"""', "#"))]
+        body = [ln for ln in body if not ln.endswith('"""')]
+        all_hints = " ".join(ex.hints)
+        given_away = [ln for ln in body if len(ln) > 15 and ln in all_hints]
+        assert len(given_away) <= len(body) // 2, (ex.id, given_away)
+
+
+def test_ready_guards_cells(capsys):
+    assert course_utils.ready(categorical_log_prob)
+
+    def categorical_log_prob_stub(logits, actions):
+        raise NotImplementedError
+
+    categorical_log_prob_stub.__name__ = "categorical_log_prob"
+    assert not course_utils.ready(categorical_log_prob_stub)
+    assert "does not pass its check yet" in capsys.readouterr().out
+
+
+def test_results_render_as_escaped_html():
+    res = course_utils.grade("categorical_log_prob", lambda logits, actions: "<script>alert(1)</script>")
+    html = res._repr_html_()
+    assert "<script>" not in html and "&lt;" in html or "str" in html
+    ok = course_utils.grade("categorical_log_prob", categorical_log_prob)._repr_html_()
+    assert "Passed" in ok
+
+
+def test_feedback_is_deterministic():
+    wrong = lambda logits, actions: logits.gather(-1, actions[:, None]).squeeze(-1)  # noqa: E731
+    a = course_utils.grade("categorical_log_prob", wrong)
+    b = course_utils.grade("categorical_log_prob", wrong)
+    assert a.message == b.message and a._repr_html_() == b._repr_html_()
+    assert "Expected" in a.message and "Got" in a.message and "Inputs" in a.message
+
+
+def test_in_place_mutation_through_data_is_caught():
+    def sneaky(logits, actions):
+        logits.data.mul_(0)
+        return categorical_log_prob(logits, actions)
+
+    res = course_utils.grade("categorical_log_prob", sneaky)
+    assert "modified its input `logits` in place" in res.message
+
+
+def test_timeout_interrupts_pure_python_loops():
+    def endless():
+        while True:
+            pass
+
+    out = call_guarded(endless, {}, 0.2)
+    assert out.kind == "timeout" and out.timeout_enforced
+
+
+def test_without_signals_the_call_runs_unlimited_and_says_so():
+    box = {}
+
+    def worker():
+        box["out"] = call_guarded(lambda: 3, {}, 0.2)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert box["out"].value == 3 and not box["out"].timeout_enforced
+
+
+def test_traceback_hides_grader_frames():
+    def learner(x):
+        return helper(x)
+
+    def helper(x):
+        raise ValueError("bad " + x)
+
+    out = call_guarded(learner, {"x": "input"}, 1.0)
+    assert "course_utils/grading" not in out.error
+    assert "helper" in out.error and "ValueError: bad input" in out.error
+    try:
+        learner("y")
+    except ValueError as exc:
+        assert "learner" in trimmed_traceback(exc)
