@@ -1,0 +1,22 @@
+# The two commands of the course (both install what is missing first):
+#   make course   open the course in JupyterLab
+#   make test     run the whole test suite
+.PHONY: course test install release release-check clean
+
+course:
+	bash scripts/course.sh $(LAB_ARGS)
+
+test:
+	bash scripts/test.sh
+
+install:
+	bash -c 'source scripts/_install.sh && ensure_installed'
+
+release: install          ## regenerate exercises/ from solutions/
+	.venv/bin/python -m course_utils release
+
+release-check: install
+	.venv/bin/python -m course_utils release --check
+
+clean:
+	rm -rf .venv .pytest_cache

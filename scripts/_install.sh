@@ -1,0 +1,26 @@
+# Sourced by scripts/course.sh and scripts/test.sh: create the virtual environment and install
+# the course into it, once. A stamp file named after pyproject.toml's hash makes reruns instant
+# and reinstalls only when the dependencies change.
+VENV="${COURSE_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+ensure_installed() {
+    local hash stamp
+    hash=$(sha256sum pyproject.toml | cut -c1-12)
+    stamp="$VENV/.course-installed-$hash"
+    if [ -f "$stamp" ]; then
+        return 0
+    fi
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+        echo "The course needs Python 3.10 or newer ('$PYTHON' is older or missing). Set PYTHON=/path/to/python3.11." >&2
+        exit 1
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "Creating the virtual environment $VENV ..."
+        "$PYTHON" -m venv "$VENV"
+    fi
+    echo "Installing the course and its dependencies into $VENV (once; a few minutes) ..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    rm -f "$VENV"/.course-installed-*
+    touch "$stamp"
+}

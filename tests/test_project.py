@@ -1,0 +1,96 @@
+"""Project-level promises: dependency lists in sync, the two commands work, the CLI answers."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _pyproject_deps() -> set[str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    deps = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["test"]
+    return {d.replace(" ", "") for d in deps}
+
+
+def _environment_yml_deps() -> set[str]:
+    text = (ROOT / "environment.yml").read_text()
+    pip_block = text.split("- pip:", 1)[1]
+    return {m.group(1).replace(" ", "") for m in re.finditer(r"^\s+-\s+(\S.*)$", pip_block, flags=re.MULTILINE)}
+
+
+def test_environment_yml_matches_pyproject():
+    assert _environment_yml_deps() == _pyproject_deps()
+
+
+def test_torch_is_pinned_to_the_cpu_wheel_version():
+    assert "torch==2.13.0" in _pyproject_deps()
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    assert "make course" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_cli_lists_exercises_and_checks_release():
+    out = subprocess.run([sys.executable, "-m", "course_utils", "list"], capture_output=True, text=True, check=True)
+    assert "categorical_log_prob" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "course_utils", "release", "--check"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_cli_grades_a_workbook_file():
+    out = subprocess.run([sys.executable, "-m", "course_utils", "check", "solutions/00_setup.ipynb",
+                          "exercises/00_setup.ipynb"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "solutions/00_setup.ipynb: 2/2 exercises passed" in out.stdout, out.stdout + out.stderr
+    assert "exercises/00_setup.ipynb: 0/2 exercises passed" in out.stdout
+    assert "not_implemented  run_episode" in out.stdout
+    assert out.returncode == 1  # not everything passed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_open_the_course_command_starts_jupyterlab(tmp_path):
+    """Smoke test of `make course`: the server starts, answers, and stops."""
+    port = _free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
+    proc = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                             "--ServerApp.token=smoke", "--allow-root"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        body = ""
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=smoke", timeout=2) as r:
+                    body = r.read().decode()
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail("JupyterLab exited early:\n" + proc.stdout.read().decode())
+                time.sleep(0.5)
+        assert "JupyterLab" in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks?token=smoke", timeout=5) as r:
+            assert b"00_setup.ipynb" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode is not None
