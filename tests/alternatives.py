@@ -99,3 +99,95 @@ ALTERNATIVES = {
     "softmax_score": [softmax_score_autograd, softmax_score_numpy],
     "score_gradient_gaussian_mean": [score_gradient_gaussian_mean_loop, score_gradient_gaussian_mean_autograd],
 }
+
+
+# ---------------------------------------------------------------- chapters 02 and 03
+def discounted_return_loop(rewards, gamma):
+    total, discount = 0.0, 1.0
+    for r in rewards.tolist():
+        total += discount * r
+        discount *= gamma
+    return torch.tensor(total)
+
+
+def discounted_return_horner(rewards, gamma):
+    total = torch.tensor(0.0)
+    for r in reversed(rewards):
+        total = r + gamma * total
+    return total
+
+
+def sample_actions_searchsorted(logits, u):
+    cdf = torch.softmax(logits, -1).cumsum(-1)
+    return torch.searchsorted(cdf, u[:, None], right=True).squeeze(-1).clamp(max=logits.shape[1] - 1)
+
+
+def sample_actions_loop(logits, u):
+    out = []
+    for row, ui in zip(torch.softmax(logits, -1), u):
+        acc, a = 0.0, 0
+        for p in row.tolist():
+            acc += p
+            if ui < acc:
+                break
+            a += 1
+        out.append(min(a, len(row) - 1))
+    return torch.tensor(out)
+
+
+def pg_loss_sum_over_len(logp, weights):
+    return -torch.sum(logp * weights.detach()) / logp.shape[0]
+
+
+def pg_loss_no_grad_weights(logp, weights):
+    with torch.no_grad():
+        w = weights.clone()
+    return -(logp * w).mean()
+
+
+def reward_to_go_flip_cumsum_gamma1(rewards, gamma=1.0):
+    # discounting by rescaling: sum_{t'>=t} gamma^(t'-t) r_t' = gamma^-t sum_{t'>=t} gamma^t' r_t'
+    t = torch.arange(len(rewards), dtype=torch.float64)
+    if gamma == 0:
+        return rewards.clone()
+    scaled = rewards.double() * gamma**t
+    return (torch.flip(torch.cumsum(torch.flip(scaled, [0]), 0), [0]) / gamma**t).float()
+
+
+def reward_to_go_matrix(rewards, gamma=1.0):
+    T = len(rewards)
+    i = torch.arange(T)
+    powers = (i[None, :] - i[:, None]).clamp(min=0).float()
+    mask = (i[None, :] >= i[:, None]).float()
+    return (mask * gamma**powers) @ rewards
+
+
+def optimal_baseline_numpy(grad_logp, returns):
+    g2 = grad_logp.numpy() ** 2
+    return (g2 * returns.numpy()[:, None]).sum(0) / g2.sum(0)
+
+
+def optimal_baseline_einsum(grad_logp, returns):
+    g2 = grad_logp.pow(2)
+    return torch.einsum("np,n->p", g2, returns) / g2.sum(0)
+
+
+def value_loss_functional(values, returns):
+    return F.mse_loss(values, returns.detach())
+
+
+def normalize_advantages_manual(advantages, eps=1e-8):
+    m = advantages.mean()
+    s = ((advantages - m) ** 2).sum().div(len(advantages) - 1).sqrt()
+    return (advantages - m) / (s + eps)
+
+
+ALTERNATIVES.update({
+    "discounted_return": [discounted_return_loop, discounted_return_horner],
+    "sample_actions": [sample_actions_searchsorted, sample_actions_loop],
+    "pg_loss": [pg_loss_sum_over_len, pg_loss_no_grad_weights],
+    "reward_to_go": [reward_to_go_flip_cumsum_gamma1, reward_to_go_matrix],
+    "optimal_baseline": [optimal_baseline_numpy, optimal_baseline_einsum],
+    "value_loss": [value_loss_functional],
+    "normalize_advantages": [normalize_advantages_manual],
+})

@@ -3,4 +3,9 @@
 Each module defines the reference answer, the test cases (including cases worked out by hand),
 the catalogue of classic mistakes with their diagnoses, and tiered hints, then registers them.
 """
-from course_utils.checks import ch00_setup, ch01_log_derivative_trick  # noqa: F401
+from course_utils.checks import (  # noqa: F401
+    ch00_setup,
+    ch01_log_derivative_trick,
+    ch02_reinforce,
+    ch03_baselines,
+)

@@ -122,6 +122,9 @@ def dtype_problem(got: torch.Tensor, expected: torch.Tensor) -> tuple[Optional[s
         return (f"Your result has dtype {str(got.dtype).replace('torch.', '')}, but a floating-point tensor "
                 f"({str(expected.dtype).replace('torch.', '')}) is expected. Integer tensors round your numbers: "
                 "create tensors with dtype=torch.float32 or start from the float inputs."), None
+    if not expected.is_floating_point() and got.is_floating_point():
+        return (f"Your result has dtype {str(got.dtype).replace('torch.', '')}, but integer indices "
+                f"({str(expected.dtype).replace('torch.', '')}) are expected: use .long() on the result."), None
     if expected.is_floating_point() and got.dtype != expected.dtype:
         return None, (f"Your result has dtype {str(got.dtype).replace('torch.', '')}; the course uses "
                       f"{str(expected.dtype).replace('torch.', '')}. It was accepted, but mixing dtypes "

@@ -1,0 +1,152 @@
+"""Chapter 02, REINFORCE: returns, sampling a stochastic policy, and the policy-gradient surrogate."""
+from __future__ import annotations
+
+import torch
+
+from course_utils.checks._common import fixed, gen
+from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.rl import functional as F
+
+CHAPTER = "02 REINFORCE"
+
+
+# ---------------------------------------------------------------- discounted_return
+def _dr_cases():
+    g = gen(505)
+    return [
+        Case("three rewards, gamma = 0.5 (worked by hand)", fixed(rewards=torch.tensor([1.0, 1.0, 1.0]), gamma=0.5),
+             why="1 + 0.5 + 0.25 = 1.75"),
+        Case("reward only at the last step", fixed(rewards=torch.tensor([0.0, 0.0, 0.0, 10.0]), gamma=0.9),
+             why="10 * 0.9^3 = 7.29: a late reward is worth less"),
+        Case("gamma = 1 is the plain sum", fixed(rewards=torch.randn(6, generator=g), gamma=1.0)),
+        Case("a long episode, gamma = 0.99", fixed(rewards=torch.rand(200, generator=g), gamma=0.99)),
+        Case("one step", fixed(rewards=torch.tensor([2.5]), gamma=0.3)),
+    ]
+
+
+register(Exercise(
+    id="discounted_return",
+    chapter=CHAPTER,
+    title="the discounted return of an episode",
+    signature="discounted_return(rewards (T,), gamma float) -> () tensor",
+    reference=F.discounted_return,
+    cases=_dr_cases,
+    mistakes=[
+        Mistake("exponent off by one", lambda rewards, gamma: (gamma ** torch.arange(1, len(rewards) + 1) * rewards).sum(),
+                "the first reward is discounted too: the exponent of gamma must start at 0 (r_0 counts in full)."),
+        Mistake("reversed discount", lambda rewards, gamma: (gamma ** torch.arange(len(rewards) - 1, -1, -1)
+                                                              * rewards).sum(),
+                "the discounts run backwards: it is the LATE rewards that are discounted most, gamma^t for r_t."),
+        Mistake("no discount", lambda rewards, gamma: rewards.sum(),
+                "gamma is ignored: each reward r_t must be multiplied by gamma^t."),
+        Mistake("mean", lambda rewards, gamma: (gamma ** torch.arange(len(rewards)) * rewards).mean(),
+                "you averaged the discounted rewards; the return is their sum."),
+    ],
+    hints=[
+        "Each reward is worth less the later it arrives: r_t is multiplied by gamma to the power t.",
+        "Build the vector of discounts gamma^0, gamma^1, ..., gamma^(T-1) (torch.arange helps), then combine it "
+        "with the rewards.",
+        "Multiply discounts and rewards elementwise and sum; mind that the first exponent is 0.",
+    ],
+    success="With gamma = 0.99, a full CartPole episode of 500 steps is worth about 99.3, not 500: the discount "
+            "is a horizon of roughly 1 / (1 - gamma) = 100 steps.",
+))
+
+
+# ---------------------------------------------------------------- sample_actions
+def sample_actions(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF sampling: a = #{b : cdf_b <= u}; logits (N, A), u (N,) in [0, 1) -> (N,) int64."""
+    cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
+    actions = (cdf <= u.unsqueeze(-1)).sum(-1)
+    return actions.clamp(max=logits.shape[-1] - 1)  # guards against cdf[-1] = 0.9999999 < u
+
+
+def _sa_cases():
+    g = gen(606)
+    logits = torch.tensor([[0.25, 0.25, 0.5]]).log() + 3.0  # softmax ignores the shift
+    return [
+        Case("probabilities [0.25, 0.25, 0.5] at four values of u (worked by hand)",
+             fixed(logits=logits.expand(4, 3), u=torch.tensor([0.1, 0.3, 0.6, 0.99])),
+             why="the cumulative probabilities are [0.25, 0.5, 1.0], so u = 0.1, 0.3, 0.6, 0.99 pick actions 0, 1, 2, 2"),
+        Case("u exactly on a boundary", fixed(logits=logits.expand(2, 3), u=torch.tensor([0.25, 0.5])),
+             why="u = 0.25 lies in [0.25, 0.5), the interval of action 1"),
+        Case("a batch of 50 states, 6 actions",
+             fixed(logits=torch.randn(50, 6, generator=g) * 2, u=torch.rand(50, generator=g))),
+        Case("one state, one dominant action",
+             fixed(logits=torch.tensor([[-5.0, 8.0, -5.0, 0.0]]), u=torch.tensor([0.5]))),
+    ]
+
+
+register(Exercise(
+    id="sample_actions",
+    chapter=CHAPTER,
+    title="sampling a softmax policy with uniform numbers",
+    signature="sample_actions(logits (N, A), u (N,) uniform in [0, 1)) -> (N,) int64",
+    reference=sample_actions,
+    cases=_sa_cases,
+    mistakes=[
+        Mistake("greedy", lambda logits, u: logits.argmax(-1),
+                "you picked the most likely action and ignored u. A stochastic policy must explore: every action with "
+                "positive probability gets chosen sometimes, which is what the policy gradient learns from."),
+        Mistake("cumsum of logits", lambda logits, u: (torch.cumsum(logits, -1) <= u[:, None]).sum(-1).clamp(
+            max=logits.shape[-1] - 1),
+                "the cumulative sum runs over the logits; turn them into probabilities with softmax first."),
+        Mistake("strict inequality", lambda logits, u: (torch.cumsum(torch.softmax(logits, -1), -1) < u[:, None]).sum(
+            -1).clamp(max=logits.shape[-1] - 1),
+                "at a boundary u = cdf_a you chose action a; the interval of action a is [cdf_(a-1), cdf_a), closed "
+                "on the left, so count the cumulative probabilities that are <= u."),
+    ],
+    hints=[
+        "Lay the probabilities end to end on [0, 1): action a owns an interval whose length is pi(a). Where does u fall?",
+        "The right end of action a's interval is the cumulative probability cdf_a = pi(0) + ... + pi(a). "
+        "torch.cumsum gives all of them at once.",
+        "The sampled action is the number of cumulative probabilities that are <= u. Compare the (N, A) cdf with "
+        "u[:, None], count along the last axis, and clamp to A - 1 against rounding.",
+    ],
+    success="This is how torch.distributions.Categorical.sample works underneath: one uniform number per state, "
+            "one comparison with the cumulative probabilities.",
+))
+
+
+# ---------------------------------------------------------------- pg_loss
+def _pg_cases():
+    g = gen(707)
+    return [
+        Case("two samples (worked by hand)", fixed(logp=torch.tensor([-0.7, -0.7]), weights=torch.tensor([1.0, 3.0])),
+             why="-(-0.7 * 1 - 0.7 * 3) / 2 = 1.4; the gradient with respect to logp is -weights / 2"),
+        Case("negative weights", fixed(logp=torch.tensor([-0.1, -2.0, -0.5]), weights=torch.tensor([-1.0, 2.0, -0.5]))),
+        Case("a batch of 64 samples",
+             fixed(logp=-torch.rand(64, generator=g) * 3, weights=torch.randn(64, generator=g) * 10)),
+    ]
+
+
+register(Exercise(
+    id="pg_loss",
+    chapter=CHAPTER,
+    title="the policy-gradient surrogate loss",
+    signature="pg_loss(logp (M,), weights (M,)) -> () tensor",
+    reference=F.pg_loss,
+    cases=_pg_cases,
+    grad_wrt=("logp", "weights"),
+    mistakes=[
+        Mistake("forgotten detach", lambda logp, weights: -(logp * weights).mean(),
+                "gradient flows into the weights. They are returns or advantages, constants of the estimator: "
+                "use weights.detach(), or a value baseline would be trained by the policy loss."),
+        Mistake("wrong sign", lambda logp, weights: (logp * weights.detach()).mean(),
+                "the sign is flipped. Optimisers MINIMISE a loss; to climb the expected return, minimise minus the "
+                "return-weighted log-probability."),
+        Mistake("sum", lambda logp, weights: -(logp * weights.detach()).sum(),
+                "you summed over the samples; take the mean, so that the step size does not grow with the batch."),
+        Mistake("probabilities", lambda logp, weights: -(logp.exp() * weights.detach()).mean(),
+                "you weighted the probabilities, not the log-probabilities. The log-derivative trick needs "
+                "grad log pi, which is what differentiating log pi gives."),
+    ],
+    hints=[
+        "You need a scalar whose gradient is minus the policy gradient (1/M) sum_i grad log pi(a_i|s_i) w_i.",
+        "Differentiate -(1/M) sum_i logp_i * w_i with respect to logp: that is the gradient you want. The weights "
+        "must not receive any gradient.",
+        "-(logp * weights.detach()).mean()",
+    ],
+    success="Minimising this surrogate follows the policy gradient. Remember that its value says nothing about "
+            "how well the policy performs; only its gradient matters.",
+))
