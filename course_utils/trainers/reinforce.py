@@ -137,17 +137,18 @@ def train_reinforce(
             actions = torch.cat([ep.actions for ep in episodes])  # (M,) or (M, act_dim)
 
             # ---- weights: R(tau) for every step of an episode, or the reward-to-go hat R_t
-            weights, value_targets = [], []
+            episode_weights, episode_targets = [], []
             for ep in episodes:
-                rewards = _bootstrapped_rewards(ep, value_net, gamma)
+                rewards = _bootstrapped_rewards(ep, value_net, gamma)  # (T,)
                 if weights_fn == "return":
-                    R = discounted_return(rewards, gamma)
-                    weights.append(R.reshape(1).expand(len(ep)))
+                    R = discounted_return(rewards, gamma)  # ()
+                    episode_weights.append(R.reshape(1).expand(len(ep)))
                 else:
-                    weights.append(reward_to_go(rewards, gamma))
-                if value_net is not None:  # V(s_t) estimates the reward-to-go
-                    value_targets.append(weights[-1] if weights_fn == "reward_to_go" else reward_to_go(rewards, gamma))
-            weights = torch.cat(weights).float()  # (M,)
+                    episode_weights.append(reward_to_go(rewards, gamma))  # (T,)
+                if value_net is not None:  # V(s_t) is fitted to the reward-to-go
+                    is_rtg = weights_fn == "reward_to_go"
+                    episode_targets.append(episode_weights[-1] if is_rtg else reward_to_go(rewards, gamma))
+            weights = torch.cat(episode_weights).float()  # (M,)
 
             # ---- advantages: weights minus the baseline, optionally normalised
             advantages = weights
@@ -167,7 +168,7 @@ def train_reinforce(
             # ---- value update: regress V(s_t) on the reward-to-go
             v_loss = torch.tensor(float("nan"))
             if value_net is not None:
-                targets = torch.cat(value_targets).float()
+                targets = torch.cat(episode_targets).float()  # (M,)
                 for _ in range(value_iters):
                     v_loss = value_loss(value_net(obs), targets)
                     value_optimizer.zero_grad()

@@ -1,0 +1,41 @@
+"""Learning-curve plots and the shipped reference curves."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from course_utils.plots import load_reference, plot_learning_curves
+from course_utils.trainers import History
+from course_utils.trainers.reference import REFERENCES
+
+
+def fake_history(returns: list[float], length: int = 10) -> History:
+    steps = list(np.cumsum([length] * len(returns)))
+    return History(env_steps=steps, episode_returns=returns, episode_end_steps=steps,
+                   iteration_mean_return=returns, wall_time=[0.1 * i for i in range(len(returns))])  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_shipped_reference_curves_load(name):
+    ref = load_reference(name)
+    assert ref.name == name and len(ref.seeds) == 3
+    assert ref.env_steps.shape == ref.mean.shape == ref.min.shape == ref.max.shape
+    ok = ~np.isnan(ref.mean)
+    assert (ref.min[ok] <= ref.mean[ok] + 1e-6).all() and (ref.mean[ok] <= ref.max[ok] + 1e-6).all()
+    assert ref.config["env_id"] == "CartPole-v1" and ref.meta["torch_threads"] == 1
+
+
+def test_plot_runs_and_reference():
+    runs = [fake_history([10.0 * i for i in range(50)]), fake_history([12.0 * i for i in range(40)])]
+    ax = plot_learning_curves({"mine": runs, "one": runs[0]}, reference="reinforce_rtg_baseline_cartpole",
+                              smooth=5, band="std", target=475)  # fmt: skip
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "mine (2 runs)" and labels[1] == "one" and labels[2].startswith("reference:")
+    mean_line = ax.get_lines()[0]
+    assert mean_line.get_xdata()[-1] == 400  # the common grid ends with the shorter run
+    with pytest.raises(FileNotFoundError, match="python -m course_utils.trainers.reference"):
+        load_reference("no_such_curve")
