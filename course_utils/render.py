@@ -64,6 +64,21 @@ def _make_env(env_id_or_env: str | gym.Env) -> tuple[gym.Env, bool]:
     return env_id_or_env, False
 
 
+def as_policy_fn(policy):
+    """Accept a plain ``obs -> action`` function, or a policy network with ``.act(obs_batch)``
+    (as in :mod:`course_utils.rl.policies`), which is wrapped to act on one observation."""
+    if policy is None or not hasattr(policy, "act"):
+        return policy
+    import torch
+
+    def act(obs):
+        action, _ = policy.act(torch.as_tensor(np.asarray(obs), dtype=torch.float32).unsqueeze(0))
+        action = action[0].numpy()
+        return int(action) if action.ndim == 0 else action
+
+    return act
+
+
 def rollout_frames(
     env_id_or_env: str | gym.Env,
     policy: Policy | None = None,
@@ -77,6 +92,7 @@ def rollout_frames(
     ``terminated`` or ``truncated``, or after ``max_steps`` steps.
     """
     env, owned = _make_env(env_id_or_env)
+    policy = as_policy_fn(policy)
     try:
         obs, _ = env.reset(seed=seed)
         env.action_space.seed(seed)

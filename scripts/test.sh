@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_install.sh
 ensure_installed
 PY="$VENV/bin/python"
-export MPLBACKEND=Agg PYTHONHASHSEED=0
+export PYTHONHASHSEED=0  # (no MPLBACKEND: notebooks need the inline backend for their stored figures)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export COURSE_PROGRESS_FILE="$scratch/progress.json"

@@ -34,10 +34,12 @@ class History:
     episode_returns: list[float] = field(default_factory=list)
     episode_end_steps: list[int] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    policy: Any = field(default=None, repr=False, compare=False)  # the trained network (not saved)
 
     def to_json(self) -> str:
-        """The whole record as a JSON string (NaN is written as null)."""
+        """The whole record as a JSON string (NaN is written as null; the policy is not saved)."""
         data = asdict(self)
+        data.pop("policy", None)
         data["value_loss"] = [None if np.isnan(v) else v for v in self.value_loss]
         return json.dumps(data)
 

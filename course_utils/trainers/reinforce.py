@@ -52,7 +52,7 @@ def train_reinforce(
     pg_loss: Callable | None = None,
     baseline: Literal["value"] | None = None,
     value_loss: Callable | None = None,
-    advantage_normalise: bool = False,
+    advantage_normalise: bool | Callable = False,
     total_steps: int = 100_000,
     batch_steps: int = 2_000,
     lr: float = 1e-2,
@@ -76,7 +76,8 @@ def train_reinforce(
         baseline: ``"value"`` learns V(s) on the reward-to-go and uses weights - V(s_t) as the
             advantage (and bootstraps truncated episodes); None uses the weights as they are.
         value_loss: learner's ``(values (M,), returns (M,)) -> ()``; None: mean squared error.
-        advantage_normalise: rescale the batch's weights to mean 0, std 1 before pg_loss.
+        advantage_normalise: rescale the batch's weights to mean 0, std 1 before pg_loss
+            (True), or pass the learner's ``normalize_advantages(advantages (M,)) -> (M,)``.
         total_steps: environment steps to train for (the last batch may overshoot a little).
         batch_steps: steps per update; whole episodes are collected until at least this many
             (2,000-5,000 for CartPole).
@@ -103,7 +104,8 @@ def train_reinforce(
         raise ValueError(f'baseline must be None or "value", not {baseline!r}')
     config = dict(
         env_id=env_id, weights_fn=weights_fn, baseline=baseline,
-        advantage_normalise=advantage_normalise, total_steps=total_steps,
+        advantage_normalise="learner" if callable(advantage_normalise) else advantage_normalise,
+        total_steps=total_steps,
         batch_steps=batch_steps, lr=lr, value_lr=value_lr, value_iters=value_iters,
         gamma=gamma, hidden=list(hidden), seed=seed, torch_threads=1,
         discounted_return=discounted_return.source, reward_to_go=reward_to_go.source,
@@ -155,7 +157,9 @@ def train_reinforce(
             if value_net is not None:
                 with torch.no_grad():
                     advantages = weights - value_net(obs)
-            if advantage_normalise:
+            if callable(advantage_normalise):  # the learner's normalize_advantages
+                advantages = torch.as_tensor(advantage_normalise(advantages), dtype=torch.float32)
+            elif advantage_normalise:
                 advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
             # ---- policy update: one gradient step on the surrogate
@@ -192,6 +196,7 @@ def train_reinforce(
                 plot.update(history)
         bar.close()
         env.close()
+        history.policy = policy
         return history
     finally:
         torch.set_num_threads(previous_threads)
