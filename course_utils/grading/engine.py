@@ -228,7 +228,8 @@ def _grade_case(ex: Exercise, fn: Callable[..., Any], case: Case, index: int, to
                     "values: work on a copy (e.g. `x = x.clone()`) or use out-of-place operations "
                     "(`x = x - 1` instead of `x -= 1`).")
 
-    expected, expected_grads = _evaluate(ex, ex.reference, case, V.clone_inputs(kwargs))
+    # fresh arguments: the learner's call may have consumed them (stepped or closed an environment)
+    expected, expected_grads = _evaluate(ex, ex.reference, case, case.make_args())
     if case.expected is not None:
         expected = case.expected(V.clone_inputs(kwargs))
         expected_grads = None
