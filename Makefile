@@ -1,7 +1,7 @@
 # The two commands of the course (both install what is missing first):
 #   make course   open the course in JupyterLab
 #   make test     run the whole test suite
-.PHONY: course test install release release-check clean
+.PHONY: course test install release release-check clean slides
 
 course:
 	bash scripts/course.sh $(LAB_ARGS)
@@ -20,3 +20,6 @@ release-check: install
 
 clean:
 	rm -rf .venv .pytest_cache
+
+slides: install           ## export every lesson to offline HTML slides in build/slides/
+	.venv/bin/python -m course_utils slides --out build/slides

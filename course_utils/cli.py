@@ -4,10 +4,14 @@
     progress                 show your progress through the course
     check NOTEBOOK [...]     run a workbook and grade every exercise function it defines
     list                     list every exercise id, in course order
+    slides [--out DIR]       export every lesson to offline reveal.js slides (instructors)
+    grade-submissions DIR --out gradebook.csv
+                             grade a folder of collected workbooks in a sandbox (instructors)
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -69,6 +73,40 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return worst
 
 
+def _cmd_slides(args: argparse.Namespace) -> int:
+    from course_utils.classroom.slides import SlidesError, export_all
+
+    try:
+        written = export_all(Path(args.lessons), Path(args.out),
+                             Path(args.vendor_from) if args.vendor_from else None)
+    except SlidesError as exc:
+        print(f"slides failed: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"Open them in a browser (no network needed); keep the {args.out}/_static folder beside them.")
+    return 0
+
+
+def _cmd_grade_submissions(args: argparse.Namespace) -> int:
+    from course_utils.classroom.batch import grade_submissions, summarise
+    from course_utils.classroom.sandbox import Limits
+
+    root = Path(args.submissions)
+    if not root.is_dir():
+        print(f"{root} is not a folder of submissions.", file=sys.stderr)
+        return 2
+    limits = Limits(cell_timeout_s=args.timeout_cell, total_timeout_s=args.timeout_total,
+                    memory_mb=args.memory_mb, cpu_s=args.cpu_seconds)
+    try:
+        grade_submissions(root, Path(args.out), limits, workers=args.workers, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        return 130
+    counts = summarise(Path(args.out))
+    print("Status of all rows: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cell-timeout", type=int, default=120)
     p.add_argument("-v", "--verbose", action="store_true", help="print each exercise's feedback")
     p.set_defaults(func=_cmd_check)
+    p = sub.add_parser("slides", help="export every lesson to offline HTML slides")
+    p.add_argument("--out", default="build/slides", help="output folder (default: build/slides)")
+    p.add_argument("--lessons", default="notebooks", help="folder of lessons (default: notebooks)")
+    p.add_argument("--vendor-from", default=None,
+                   help="folder with the npm tarballs of reveal.js & co. (default: fetch with `npm pack`)")
+    p.set_defaults(func=_cmd_slides)
+    p = sub.add_parser("grade-submissions", help="grade collected workbooks, each in a sandbox")
+    p.add_argument("submissions", help="folder of submitted .ipynb files (subfolders per student are fine)")
+    p.add_argument("--out", default="gradebook.csv", help="CSV gradebook; rerun to resume (default: gradebook.csv)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel submissions (default: all cores)")
+    p.add_argument("--timeout-cell", type=int, default=60, help="seconds per cell before it is interrupted (default: 60)")
+    p.add_argument("--timeout-total", type=int, default=600, help="seconds per submission in all (default: 600)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per submission (default: 4096)")
+    p.add_argument("--cpu-seconds", type=int, default=None, help="CPU-time limit (default: the total timeout)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_grade_submissions)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

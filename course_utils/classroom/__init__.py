@@ -1,0 +1,1 @@
+"""Classroom tooling for instructors: offline slide decks and safe batch grading of submissions."""

@@ -1,0 +1,318 @@
+"""Grade a folder of collected workbooks: one sandboxed process per submission.
+
+``python -m course_utils grade-submissions SUBMISSIONS_DIR --out gradebook.csv`` finds every
+``*.ipynb`` below ``SUBMISSIONS_DIR`` (per-student subfolders are fine; the identifier is the
+path relative to it, without ``.ipynb``), copies each into a scratch folder (the submissions
+themselves are never modified), runs it in :mod:`course_utils.classroom.sandbox` and writes:
+
+* ``gradebook.csv``: one row per submission (identifier, one column per exercise, total,
+  max, status, runtime in seconds, detail), written with the ``csv`` module so names such as
+  ``Smith, Jr.`` stay in one cell. Rows are appended and flushed as they finish: after an
+  interruption (Ctrl+C) the same command resumes and skips every identifier already there.
+* ``gradebook_pass_rates.png``: the share of submissions passing each exercise.
+* ``gradebook_feedback/<identifier>.md``: for each student, the feedback the checks in the
+  workbook would have shown them.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from course_utils.classroom.sandbox import ChildOutcome, Limits, kill_group, run_sandboxed, sandbox_mode
+
+FIXED_COLUMNS_BEFORE = ["identifier"]
+FIXED_COLUMNS_AFTER = ["total", "max", "status", "runtime_s", "detail"]
+
+
+@dataclass
+class Submission:
+    identifier: str
+    path: Path
+
+
+@dataclass
+class Row:
+    """One graded submission: what goes into the CSV and into the student's feedback file."""
+
+    identifier: str
+    results: dict[str, str] = field(default_factory=dict)  # exercise id -> status
+    messages: dict[str, str] = field(default_factory=dict)  # exercise id -> feedback text
+    status: str = "graded"
+    runtime_s: float = 0.0
+    detail: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(1 for s in self.results.values() if s == "passed")
+
+    def csv_row(self, exercises: list[str]) -> dict[str, str]:
+        row = {"identifier": self.identifier, "total": str(self.total), "max": str(len(self.results)),
+               "status": self.status, "runtime_s": f"{self.runtime_s:.1f}", "detail": self.detail}
+        row.update({ex: self.results.get(ex, "") for ex in exercises})
+        return row
+
+
+def discover(root: Path) -> list[Submission]:
+    """Every ``*.ipynb`` below ``root`` (checkpoints ignored), sorted by identifier."""
+    found = []
+    for path in sorted(root.rglob("*.ipynb")):
+        rel = path.relative_to(root)
+        if ".ipynb_checkpoints" in rel.parts or not path.is_file():
+            continue
+        found.append(Submission(rel.with_suffix("").as_posix(), path))
+    return found
+
+
+def exercises_in(paths: Iterable[Path]) -> list[str]:
+    """The exercise ids any of the notebooks defines, in course order (unreadable files skipped)."""
+    import nbformat
+
+    from course_utils.grading.runner import defined_exercises
+
+    sources = []
+    for path in paths:
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+            sources.append("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+        except Exception:  # noqa: BLE001  (the child reports it in the row)
+            continue
+    return defined_exercises("\n".join(sources))
+
+
+def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str]) -> Row:
+    """Turn what the sandboxed child left behind into a gradebook row with a clear status."""
+    row = Row(identifier, runtime_s=outcome.runtime_s)
+    data = outcome.data or {}
+    for ex_id, res in data.get("results", {}).items():
+        row.results[ex_id] = res["status"]
+        row.messages[ex_id] = res["message"]
+    kind = data.get("kind", "")
+    if outcome.timed_out:
+        row.status = "timeout"
+        row.detail = f"stopped after the total limit of {limits.total_timeout_s} s"
+    elif not data:
+        row.status = "crashed"
+        code = outcome.returncode
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        row.detail = f"the grading process ended without a result ({why}); {_last_line(outcome.stderr_tail)}"
+    elif kind:
+        row.status = kind
+        row.detail = data.get("error", "")
+    if data.get("cell_error"):
+        row.detail = "; ".join(filter(None, [row.detail, "first error in " + data["cell_error"]]))
+    for ex_id in expected:  # exercises that exist but could not be graded
+        if ex_id not in row.results:
+            row.results[ex_id] = "not_run"
+            row.messages[ex_id] = f"NOT RUN {ex_id}: {row.detail or row.status}"
+    return row
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "no error output"
+
+
+def grade_submission(sub: Submission, limits: Limits, slot: int,
+                     running: Optional[dict[int, subprocess.Popen]] = None) -> Row:
+    """Copy one submission to a scratch folder, grade it in the sandbox, clean up."""
+    scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    try:
+        target = scratch / "submission.ipynb"
+        shutil.copyfile(sub.path, target)  # the original is never opened for writing
+
+        def remember(proc: subprocess.Popen) -> None:
+            if running is not None:
+                running[slot] = proc
+
+        expected = exercises_in([sub.path])
+        outcome = run_sandboxed(target, scratch, limits, slot=slot, on_start=remember)
+        return row_from_outcome(sub.identifier, outcome, limits, expected)
+    except Exception as exc:  # noqa: BLE001  (one broken submission never stops the class)
+        return Row(sub.identifier, status="grader_error", detail=f"{type(exc).__name__}: {exc}")
+    finally:
+        if running is not None:
+            running.pop(slot, None)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradebook files
+
+def read_gradebook(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and rows of an existing gradebook (empty when there is none)."""
+    if not path.exists():
+        return [], []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader if r.get("identifier")]
+        return list(reader.fieldnames or []), rows
+
+
+def _write_all(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, quoting=csv.QUOTE_MINIMAL)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: r.get(k, "") for k in header})
+    os.replace(tmp, path)
+
+
+class Gradebook:
+    """The CSV, appended one row at a time (flushed and fsynced, so an interruption keeps it)."""
+
+    def __init__(self, path: Path, exercises: list[str]) -> None:
+        self.path = path
+        old_header, old_rows = read_gradebook(path)
+        known = [c for c in old_header if c not in FIXED_COLUMNS_BEFORE + FIXED_COLUMNS_AFTER]
+        self.exercises = known + [e for e in exercises if e not in known]
+        self.header = FIXED_COLUMNS_BEFORE + self.exercises + FIXED_COLUMNS_AFTER
+        self.done = {r["identifier"] for r in old_rows}
+        if old_header != self.header:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_all(path, self.header, old_rows)
+        self._lock = threading.Lock()
+
+    def append(self, row: Row) -> None:
+        with self._lock, self.path.open("a", newline="", encoding="utf-8") as fh:
+            csv.DictWriter(fh, fieldnames=self.header).writerow(row.csv_row(self.exercises))
+            fh.flush()
+            os.fsync(fh.fileno())
+            self.done.add(row.identifier)
+
+
+def safe_name(identifier: str) -> str:
+    """A file name for an identifier: path separators and odd characters become ``_``."""
+    return re.sub(r"[^\w.,' -]+", "_", identifier.replace("/", "__")).strip(" .") or "submission"
+
+
+def write_feedback(folder: Path, row: Row) -> Path:
+    """The student's feedback as Markdown: the same messages their check() cells show."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Feedback for {row.identifier}", "",
+             f"**{row.total} of {len(row.results)} exercises passed.**", ""]
+    if row.status != "graded":
+        lines += [f"Note from the grader: {row.status} - {row.detail}", ""]
+    elif row.detail:
+        lines += [f"Note from the grader: {row.detail}", ""]
+    for ex_id, status in row.results.items():
+        lines += [f"## `{ex_id}`: {status}", "", "```text", row.messages.get(ex_id, "").replace("```", "'''"),
+                  "```", ""]
+    target = folder / f"{safe_name(row.identifier)}.md"
+    target.write_text("\n".join(lines), encoding="utf-8")
+    return target
+
+
+def pass_rate_chart(gradebook: Path, target: Path) -> Optional[Path]:
+    """A bar chart of the share of submissions passing each exercise (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    header, rows = read_gradebook(gradebook)
+    exercises = [c for c in header if c not in FIXED_COLUMNS_BEFORE + FIXED_COLUMNS_AFTER]
+    if not rows or not exercises:
+        return None
+    rates = [100.0 * sum(r.get(ex) == "passed" for r in rows) / len(rows) for ex in exercises]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(exercises) + 2), 4))
+    bars = ax.bar(range(len(exercises)), rates, color="#2e7d32")
+    ax.bar_label(bars, labels=[f"{r:.0f}%" for r in rates])
+    ax.set_xticks(range(len(exercises)), exercises, rotation=30, ha="right")
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("submissions passing (%)")
+    ax.set_title(f"Pass rate per exercise ({len(rows)} submissions)")
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
+    return target
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+def outputs_for(out: Path) -> tuple[Path, Path]:
+    """Where the chart and the feedback folder go, next to the CSV."""
+    return out.with_name(out.stem + "_pass_rates.png"), out.with_name(out.stem + "_feedback")
+
+
+def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
+                      progress: bool = True, log=print) -> int:
+    """Grade every submission below ``root`` not yet in ``out``; return how many were graded now."""
+    from tqdm.auto import tqdm
+
+    mode, why = sandbox_mode()
+    if mode != "bwrap":
+        log(f"WARNING: {why}.\nGrading continues with resource limits only (memory, CPU, time, file size): "
+            "submissions are NOT isolated from the network or from your files. Install bubblewrap "
+            "for real isolation.", file=sys.stderr)
+    subs = discover(root)
+    if not subs:
+        log(f"No notebooks (*.ipynb) found below {root}.", file=sys.stderr)
+        return 0
+    book = Gradebook(out, exercises_in(s.path for s in subs))
+    chart, feedback = outputs_for(out)
+    todo = [s for s in subs if s.identifier not in book.done]
+    if len(todo) < len(subs):
+        log(f"Resuming: {len(subs) - len(todo)} of {len(subs)} submissions are already in {out}; skipping them.")
+    workers = max(1, min(workers, os.cpu_count() or 1, len(todo) or 1))
+    slots: queue.Queue[int] = queue.Queue()
+    for k in range(workers):
+        slots.put(k)
+    running: dict[int, subprocess.Popen] = {}
+
+    def job(sub: Submission) -> Row:
+        slot = slots.get()
+        try:
+            return grade_submission(sub, limits, slot, running)
+        finally:
+            slots.put(slot)
+
+    graded = 0
+    bar = tqdm(total=len(todo), desc="grading", unit="nb", disable=not progress)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    pending: set[Future] = {pool.submit(job, s) for s in todo}
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                row = fut.result()
+                book.append(row)
+                write_feedback(feedback, row)
+                graded += 1
+                bar.set_postfix_str(f"{row.identifier[:30]}: {row.status}")
+                bar.update(1)
+    except KeyboardInterrupt:
+        for fut in pending:
+            fut.cancel()
+        for proc in list(running.values()):
+            kill_group(proc)
+        log(f"\nInterrupted: {graded} submission(s) graded in this run are saved in {out}. "
+            "Run the same command again to grade the rest.", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+    pass_rate_chart(out, chart)
+    log(f"Graded {graded} submission(s) -> {out}\nPass rates: {chart}\nFeedback: {feedback}/")
+    return graded
+
+
+def summarise(out: Path) -> dict[str, Any]:
+    """Counts by status, for the command's last line and the tests."""
+    _, rows = read_gradebook(out)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return counts

@@ -1,0 +1,203 @@
+"""The course in a real browser: JupyterLab driven by headless Debian Chromium (Selenium).
+
+Starts JupyterLab the way learners do (``scripts/course.sh``, with a token and a free port),
+opens a lesson, runs it, moves a widget slider and checks that the plot changes, then opens a
+workbook, runs it and checks that a ``check(...)`` cell shows its rendered feedback.
+Screenshots go to ``artifacts/`` (kept by CI as test artefacts).
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and the
+``selenium`` package; skipped with a reason when they are missing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = ROOT / "artifacts"
+TOKEN = "browser-test"
+T = TypeVar("T")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                                reason="Debian's chromium and chromium-driver are not installed "
+                                       "(apt-get install chromium chromium-driver; .ci/run does it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(what: str, fn: Callable[[], T], timeout: float = 90, every: float = 0.5) -> T:
+    deadline = time.time() + timeout
+    last_error: Exception | None = None
+    while time.time() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001  (the page is still changing)
+            last_error = exc
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[str]:
+    """A JupyterLab server started by scripts/course.sh; yields its base URL."""
+    port = _free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="course-lab-"))
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "ws"), COURSE_PROGRESS_FILE=str(tmp / "progress.json"))
+    env.pop("MPLBACKEND", None)  # the notebooks use the inline backend
+    # Never autosave: running the notebooks must not rewrite the committed files.
+    settings = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp / "settings")
+    proc = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                             f"--ServerApp.token={TOKEN}", "--allow-root", "--LabApp.expose_app_in_browser=True"],
+                            cwd=ROOT, env=env, stdout=open(tmp / "lab.log", "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    watched = [ROOT / "notebooks/01_log_derivative_trick.ipynb", ROOT / "solutions/00_setup.ipynb"]
+    before = [p.read_bytes() for p in watched]
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError("JupyterLab exited early:\n" + (tmp / "lab.log").read_text()[-3000:])
+        with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2) as r:
+            return r.status == 200
+
+    try:
+        _wait("JupyterLab to answer", up, timeout=300)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert [p.read_bytes() for p in watched] == before, "the browser test modified a committed notebook"
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="course-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(120)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open_and_run(driver, base: str, path: str) -> None:
+    """Open a notebook in JupyterLab, wait for its kernel, run all cells and wait until idle."""
+    driver.get(f"{base}/lab/tree/{path}?token={TOKEN}&reset")
+    # (headless Chromium has no focus, so shell.currentWidget stays empty: find the panel by path)
+    find = ("const w = window.jupyterapp && [...window.jupyterapp.shell.widgets('main')]"
+            f".find(w => w.context && w.context.path === {path!r});")
+    _wait(f"{path} to open", lambda: driver.execute_script(
+        find + "return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
+        " && w.sessionContext.session.kernel.status === 'idle' && w.content && w.content.widgets.length);"),
+        timeout=180)
+    driver.execute_script(find + "window.jupyterapp.shell.activateById(w.id);"
+                          "return window.jupyterapp.commands.execute('notebook:run-all-cells');")
+    time.sleep(1.0)
+
+    def finished() -> bool:
+        return driver.execute_script(
+            find + "const busy = w.sessionContext.session.kernel.status !== 'idle';"
+            "const pending = w.content.widgets.some(c => c.model.type === 'code' &&"
+            "  (c.promptNode && c.promptNode.textContent.includes('*')));"
+            "return !busy && !pending;")
+
+    _wait(f"{path} to finish running", finished, timeout=300, every=1.0)
+    time.sleep(1.0)
+
+
+def test_lesson_runs_and_a_slider_changes_the_plot(browser, lab):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    _open_and_run(browser, lab, "notebooks/01_log_derivative_trick.ipynb")
+    errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert not [e.text for e in errors if "Traceback" in e.text], "the lesson raised an error"
+    # The cell holding the sliders also holds the figure they redraw.
+    cell = _wait("the variance widget", lambda: browser.execute_script(
+        "return [...document.querySelectorAll('.jp-CodeCell')].find(c =>"
+        " c.querySelector('.widget-slider, .widget-hslider') && c.querySelector('.jp-OutputArea img'));"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", cell)
+    time.sleep(0.5)
+    def picture() -> tuple[str, bytes]:
+        image = cell.find_element(By.CSS_SELECTOR, ".jp-OutputArea img")
+        return image.get_attribute("src"), image.screenshot_as_png
+
+    before_src, before_png = _wait("the first plot", picture)
+    browser.save_screenshot(str(ARTIFACTS / "lesson01_before_slider.png"))
+
+    def move_sigma() -> bool:
+        handle = cell.find_elements(By.CSS_SELECTOR, ".noUi-handle")[-1]  # the sigma slider
+        handle.click()
+        handle.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+        return True
+
+    _wait("the slider to take the keys", move_sigma)
+
+    # Each step of the slider redraws the figure (the <img> element is replaced): wait until the
+    # picture differs from the first one and has stopped changing, re-finding the element each time.
+    seen: list[str] = []
+
+    def settled() -> bool:
+        src = cell.find_element(By.CSS_SELECTOR, ".jp-OutputArea img").get_attribute("src")
+        seen.append(src)
+        return len(seen) >= 3 and src != before_src and seen[-2] == src and seen[-3] == src
+
+    _wait("the plot to change after moving the slider", settled, timeout=90, every=0.7)
+    after_png = _wait("a screenshot of the new plot", lambda: picture()[1])
+    assert after_png != before_png
+    readout = cell.find_elements(By.CSS_SELECTOR, ".widget-readout")
+    assert any(r.text.strip() in ("1.50", "1.75", "2.00") for r in readout), [r.text for r in readout]  # σ moved up
+    browser.save_screenshot(str(ARTIFACTS / "lesson01_after_slider.png"))
+
+
+def test_workbook_check_cell_renders_feedback(browser, lab):
+    from selenium.webdriver.common.by import By
+
+    _open_and_run(browser, lab, "solutions/00_setup.ipynb")
+    feedback = _wait("a rendered check() result", lambda: [
+        e for e in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='text/html']")
+        if "Passed" in e.text and "undiscounted_return" in e.text])
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", feedback[0])
+    time.sleep(0.3)
+    assert "All" in feedback[0].text and "cases agree with the reference" in feedback[0].text
+    # Rendered as HTML (a styled box), not shown as plain text.
+    assert feedback[0].find_elements(By.CSS_SELECTOR, "div[style*='border-left']")
+    browser.save_screenshot(str(ARTIFACTS / "workbook00_check_feedback.png"))
