@@ -8,4 +8,10 @@ from course_utils.checks import (  # noqa: F401
     ch01_log_derivative_trick,
     ch02_reinforce,
     ch03_baselines,
+    ch04_actor_critic,
+    ch05_gae,
+    ch06_trust_regions,
+    ch07_trpo,
+    ch08_ppo,
+    ch09_grpo,
 )

@@ -2,6 +2,7 @@
 
     python -m course_utils.trainers.reference                      # all of them, seeds 0 1 2
     python -m course_utils.trainers.reference reinforce_cartpole --seeds 0 1 2
+    python -m course_utils.trainers.reference gae_lambda_sweep    # chapter 5's lam lab (cached runs)
 
 Each curve is the rolling mean return over the last 20 episodes, read on a common grid of
 environment steps for every seed, then summarised as mean, std, min and max over seeds.
@@ -45,6 +46,46 @@ REFERENCES: dict[str, tuple[str, dict[str, Any]]] = {
         "Chapter 3: reward-to-go minus a learned value baseline, advantages normalised.",
         dict(env_id="CartPole-v1", weights_fn="reward_to_go", baseline="value", advantage_normalise=True,
              total_steps=100_000, batch_steps=2_000, lr=1e-2, value_lr=1e-2, value_iters=10, gamma=0.99),
+    ),
+    "trpo_cartpole": (
+        "Chapter 7: TRPO with GAE, delta = 0.01, 8 envs x 256 steps per update.",
+        dict(trainer="trpo", env_id="CartPole-v1", total_steps=100_000, num_envs=8, num_steps=256, gamma=0.99,
+             lam=0.97, max_kl=0.01, damping=0.1, cg_iters=10),
+    ),
+    "trpo_pendulum": (
+        "Chapter 7: TRPO with GAE on Pendulum-v1 (Gaussian policy), delta = 0.01, gamma = 0.95.",
+        dict(trainer="trpo", env_id="Pendulum-v1", total_steps=150_000, num_envs=8, num_steps=256, gamma=0.95,
+             lam=0.95, max_kl=0.01, damping=0.1, cg_iters=10),
+    ),
+    "a2c_cartpole": (
+        "Chapter 4: A2C, n-step returns bootstrapped at the end of 5-step rollouts, 8 environments.",
+        dict(trainer="a2c", env_id="CartPole-v1", advantage="n_step", total_steps=150_000, num_envs=8, num_steps=5,
+             lr=1e-3, gamma=0.99, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5),
+    ),
+    "a2c_gae_acrobot": (
+        "Chapter 5: actor-critic with GAE (lam = 0.95) on Acrobot-v1, 8 environments x 32 steps per update.",
+        dict(trainer="a2c", env_id="Acrobot-v1", advantage="gae", total_steps=100_000, num_envs=8, num_steps=32,
+             lr=1e-3, gamma=0.99, lam=0.95, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5),
+    ),
+    "ppo_cartpole": (
+        "Chapter 8: PPO-clip with the rl-baselines3-zoo settings (8 envs x 32 steps, 20 epochs, lr and clip "
+        "annealed linearly).",
+        dict(trainer="ppo", env_id="CartPole-v1", total_steps=100_000, num_envs=8, num_steps=32, num_minibatches=1,
+             update_epochs=20, gamma=0.98, gae_lambda=0.8, lr=1e-3, anneal_lr=True, clip_eps=0.2, anneal_clip=True,
+             objective="clip"),
+    ),
+    "ppo_kl_cartpole": (
+        "Chapter 8: PPO-penalty, the same settings with beta * KL (adaptive beta, target 0.01) instead of clipping.",
+        dict(trainer="ppo", env_id="CartPole-v1", total_steps=100_000, num_envs=8, num_steps=32, num_minibatches=1,
+             update_epochs=20, gamma=0.98, gae_lambda=0.8, lr=1e-3, anneal_lr=True, objective="kl_penalty",
+             kl_target=0.01, kl_beta=1.0),
+    ),
+    "ppo_pendulum": (
+        "Chapter 8: PPO-clip on Pendulum-v1 with the zoo settings (4 envs x 1024 steps, 10 epochs of 64 "
+        "minibatches, gamma 0.9), without gSDE.",
+        dict(trainer="ppo", env_id="Pendulum-v1", total_steps=100_000, num_envs=4, num_steps=1024,
+             num_minibatches=64, update_epochs=10, gamma=0.9, gae_lambda=0.95, lr=1e-3, anneal_lr=False,
+             clip_eps=0.2, anneal_clip=False, objective="clip"),
     ),
 }  # fmt: skip
 
@@ -96,13 +137,18 @@ def make_reference(name: str, seeds: list[int], grid_step: int = 1_000, progress
     import gymnasium
     import torch
 
+    from course_utils.trainers.a2c import train_a2c
+    from course_utils.trainers.ppo import train_ppo
     from course_utils.trainers.reinforce import train_reinforce
+    from course_utils.trainers.trpo import train_trpo
 
     description, config = REFERENCES[name]
+    trainers = {"reinforce": train_reinforce, "a2c": train_a2c, "trpo": train_trpo, "ppo": train_ppo}
+    train = trainers[config.get("trainer", "reinforce")]  # entries without "trainer" are REINFORCE runs
     grid = np.arange(0, config["total_steps"] + 1, grid_step)
     curves, per_seed = [], {}
     for seed in seeds:
-        history = train_reinforce(**config, seed=seed, progress=progress)
+        history = train(**{k: v for k, v in config.items() if k != "trainer"}, seed=seed, progress=progress)
         curves.append(history.curve(grid, WINDOW))
         stats: dict[str, Any] = {
             "env_steps": history.env_steps[-1],
@@ -110,7 +156,8 @@ def make_reference(name: str, seeds: list[int], grid_step: int = 1_000, progress
             "steps_per_second": round(history.env_steps[-1] / history.wall_time[-1]),
             "final_rolling_return": round(float(history.rolling_return(WINDOW)[1][-1]), 2),
         }
-        for target in (475, 500):
+        targets = {"Pendulum-v1": (-400, -200), "Acrobot-v1": (-150, -100)}.get(config.get("env_id"), (475, 500))
+        for target in targets:
             reached = history.steps_to_reach(target, WINDOW)
             stats[f"steps_to_{target}"] = reached[0] if reached else None
             stats[f"seconds_to_{target}"] = round(reached[1], 2) if reached else None
@@ -155,6 +202,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=_data_dir(), help="output folder")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.names == ["gae_lambda_sweep"]:  # chapter 5's lam lab: several lam on Acrobot-v1, cached
+        from course_utils.trainers.a2c import _sweep_path, make_lambda_sweep
+
+        _sweep_path().write_text(json.dumps(make_lambda_sweep(progress=not args.no_progress), indent=1) + "\n")
+        print(f"wrote {_sweep_path()}", file=sys.stderr)
+        return
     for name in args.names:
         if name not in REFERENCES:
             parser.error(f"unknown reference {name!r}; choose from {reference_names()}")

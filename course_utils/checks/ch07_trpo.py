@@ -1,0 +1,362 @@
+"""Chapter 07, TRPO: conjugate gradient, Fisher-vector products, and the trust-region step.
+
+Why the conjugate-gradient check compares iterates. After k iterations CG returns the unique
+minimiser of the A-norm error ||x - A^-1 b||_A over the Krylov space span{b, ..., A^(k-1) b};
+every correct arrangement of the algorithm computes this same x_k and they differ only by
+rounding. The cases are float64 systems whose condition numbers reach 1e4 with budgets of 3-10
+iterations (far from convergence, so a solver that ignores ``iters`` is caught); there, correct
+implementations (the reference, the textbook layout, a "recompute r = b - A x" variant and a
+Krylov projection on an orthonormal basis) agree to 1.4e-14 relative (measured), so the
+default rtol 1e-4 / atol 1e-5 is loose for them and tight for every catalogued mistake (those
+are off by 1e-2 or more).
+
+A second, float32 check asks what TRPO needs: on a 200-dimensional system with condition
+number 1e5 and 10 iterations, the residual ||b - A x|| must match the reference CG's within
+1%. There, correct float32 implementations differ from the reference by at most 9e-6 relative
+in that residual (and float64 by 2e-6), while one iteration more or fewer changes it by +6% and
+-19%, and steepest descent by -75% (measured): a 1% band separates them with margin.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_utils.checks._common import gen
+from course_utils.grading.guard import call_guarded
+from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.trainers.trpo import conjugate_gradient, fisher_vector_product, trust_region_step
+
+CHAPTER = "07 TRPO"
+D = torch.float64
+
+
+def spd_matrix(n: int, condition: float, seed: int, dtype=D) -> torch.Tensor:
+    """Q diag(lambda) Q^T with eigenvalues log-spaced from 1 down to 1 / condition."""
+    g = gen(seed)
+    Q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=D))
+    eig = torch.logspace(0, -math.log10(condition), n, dtype=D)
+    return ((Q * eig) @ Q.T).to(dtype)
+
+
+class MatrixProduct:
+    """The callable v -> A v handed to conjugate_gradient, named for the feedback."""
+
+    def __init__(self, A: torch.Tensor, name: str) -> None:
+        self.A, self.__name__ = A, name
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return self.A @ v
+
+
+def _cg_case(n, condition, iters, seed, name, tol=1e-10, why=None):
+    A = spd_matrix(n, condition, seed)
+    b = torch.randn(n, generator=gen(seed + 1), dtype=D)
+
+    def make():
+        return {"Avp": MatrixProduct(A, f"v -> A v ({n} x {n}, condition {condition:g})"), "b": b.clone(),
+                "iters": iters, "tol": tol}
+
+    return Case(name, make, why=why,
+                shown=f"A: {n} x {n} SPD, eigenvalues log-spaced in [1/{condition:g}, 1]; b: random; iters = {iters}")
+
+
+def _fixed_system(A, b, iters, tol=1e-10):
+    def make():
+        return {"Avp": MatrixProduct(A.clone(), "v -> A v"), "b": b.clone(), "iters": iters, "tol": tol}
+    return make
+
+
+# ---------------------------------------------------------------- conjugate_gradient mistakes
+def _cg_generic(Avp, b, iters, tol, conjugate=True, beta_inverted=False, stop=True, extra=0):
+    x = torch.zeros_like(b)
+    r, p = b.clone(), b.clone()
+    rr = r @ r
+    for _ in range(iters + extra):
+        if stop and rr < tol:
+            break
+        Ap = Avp(p)
+        alpha = rr / (p @ Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rr_new = r @ r
+        if not conjugate:
+            p = r
+        else:
+            beta = rr / rr_new if beta_inverted else rr_new / rr
+            p = r + beta * p
+        rr = rr_new
+    return x
+
+
+def _cg_runs_to_convergence(Avp, b, iters=10, tol=1e-10):
+    return _cg_generic(Avp, b, 10 * len(b), 1e-20)
+
+
+def _cg_steepest_descent(Avp, b, iters=10, tol=1e-10):
+    return _cg_generic(Avp, b, iters, tol, conjugate=False)
+
+
+def _cg_one_more(Avp, b, iters=10, tol=1e-10):
+    return _cg_generic(Avp, b, iters, tol, extra=1)
+
+
+def _cg_one_fewer(Avp, b, iters=10, tol=1e-10):
+    return _cg_generic(Avp, b, iters, tol, extra=-1)
+
+
+def _cg_beta_inverted(Avp, b, iters=10, tol=1e-10):
+    return _cg_generic(Avp, b, iters, tol, beta_inverted=True)
+
+
+def _cg_no_stop(Avp, b, iters=10, tol=1e-10):
+    return _cg_generic(Avp, b, iters, tol, stop=False)
+
+
+def _cg_cases():
+    A3 = torch.diag(torch.tensor([1.0, 2.0, 4.0], dtype=D))
+    return [
+        Case("A = 2 I, b = [2, 4], iters = 10 (worked by hand)",
+             _fixed_system(2 * torch.eye(2, dtype=D), torch.tensor([2.0, 4.0], dtype=D), 10),
+             shown="Avp = v -> 2 v, b = [2, 4], iters = 10, tol = 1e-10",
+             why="one step along b solves it: x = [1, 2], after which the residual is exactly 0 and r^T r < tol must "
+                 "stop the loop (continuing divides 0 by 0)"),
+        Case("A = diag(1, 2, 4), b = [1, 1, 1], one iteration (worked by hand)",
+             _fixed_system(A3, torch.ones(3, dtype=D), 1),
+             shown="Avp = v -> diag(1, 2, 4) v, b = [1, 1, 1], iters = 1",
+             why="the first CG step is a steepest-descent step along b: x = (b.b / b.Ab) b = (3/7) [1, 1, 1]"),
+        Case("A = diag(1, 2, 4), b = [1, 1, 1], two iterations",
+             _fixed_system(A3, torch.ones(3, dtype=D), 2),
+             shown="Avp = v -> diag(1, 2, 4) v, b = [1, 1, 1], iters = 2",
+             why="three distinct eigenvalues: CG needs exactly 3 iterations to solve it, so after 2 it is not there yet"),
+        _cg_case(30, 1e3, 5, 11, "30 x 30, condition number 1e3, 5 iterations"),
+        _cg_case(60, 1e4, 10, 12, "60 x 60, condition number 1e4, 10 iterations (TRPO's budget)",
+                 why="far from converged after 10 iterations: the answer is the 10-iteration iterate, not A^-1 b"),
+        _cg_case(40, 10.0, 3, 13, "40 x 40, well conditioned, 3 iterations"),
+    ]
+
+
+def _cg_residual_check(fn) -> str | None:
+    """float32, 200 x 200, condition 1e5, 10 iterations: the residual must match the reference's within 1%."""
+    A = spd_matrix(200, 1e5, 21, dtype=torch.float32)
+    b = torch.randn(200, generator=gen(22))
+    expected = conjugate_gradient(lambda v: A @ v, b.clone(), 10)
+    out = call_guarded(fn, {"Avp": MatrixProduct(A, "v -> A v"), "b": b.clone(), "iters": 10, "tol": 1e-10}, 3.0)
+    if out.kind != "ok":
+        return "on a float32 system (200 x 200, condition 1e5) your function " + (
+            "did not finish in time." if out.kind == "timeout" else "raised an error:\n" + out.error)
+    try:
+        x = torch.as_tensor(out.value, dtype=torch.float32).reshape(200)
+    except Exception:  # noqa: BLE001
+        return "on a float32 system (200 x 200) your function did not return a vector of 200 numbers."
+    res_ref = float(torch.linalg.vector_norm(b - A @ expected))
+    res = float(torch.linalg.vector_norm(b - A @ x))
+    if not math.isfinite(res) or abs(res - res_ref) > 0.01 * res_ref:
+        return (f"on a float32 system (200 x 200, condition number 1e5, iters = 10) the residual ||b - A x|| of your "
+                f"answer is {res:.4g}, but 10 CG iterations reach {res_ref:.4g}. Check that you do exactly `iters` "
+                "iterations and that nothing is computed in a lower precision than b.")
+    return None
+
+
+register(Exercise(
+    id="conjugate_gradient",
+    chapter=CHAPTER,
+    title="conjugate gradient: solving A x = b from products A v",
+    signature="conjugate_gradient(Avp callable v -> A v, b (P,), iters int = 10, tol float = 1e-10) -> (P,)",
+    reference=conjugate_gradient,
+    cases=_cg_cases,
+    extra_checks=(_cg_residual_check,),
+    mistakes=[
+        Mistake("no early stop", _cg_no_stop,
+                "once the residual is 0 (the system is solved), the next step computes 0 / 0 and fills x with NaN. "
+                "Stop the loop as soon as r^T r < tol."),
+        Mistake("runs to convergence", _cg_runs_to_convergence,
+                "you ran until the system was solved. TRPO gives CG a budget of `iters` iterations (10): the result "
+                "must be the iterate after exactly `iters` steps (fewer only if r^T r < tol earlier)."),
+        Mistake("one iteration too many", _cg_one_more,
+                "you did iters + 1 iterations; the loop must run `iters` times."),
+        Mistake("one iteration too few", _cg_one_fewer,
+                "you did iters - 1 iterations; the loop must run `iters` times."),
+        Mistake("steepest descent", _cg_steepest_descent,
+                "the search direction is the plain residual (steepest descent). CG keeps the directions A-conjugate: "
+                "p <- r + beta p with beta = (r_new . r_new) / (r_old . r_old)."),
+        Mistake("beta inverted", _cg_beta_inverted,
+                "beta is upside down: it is (r_new . r_new) / (r_old . r_old), the new squared residual over the old."),
+    ],
+    hints=[
+        "Start from x = 0, so the residual r = b - A x is b, and the first direction p is r. Each iteration does a "
+        "line minimisation along p, then picks the next direction.",
+        "alpha = (r.r) / (p.Ap); x += alpha p; r -= alpha Ap; beta = (r_new.r_new) / (r.r); p = r_new + beta p. "
+        "Call Avp once per iteration and stop early when r.r < tol.",
+        "x = zeros_like(b); r = b.clone(); p = b.clone(); rr = r @ r; loop `iters` times: if rr < tol: break; "
+        "Ap = Avp(p); alpha = rr / (p @ Ap); x = x + alpha * p; r = r - alpha * Ap; rr_new = r @ r; "
+        "p = r + (rr_new / rr) * p; rr = rr_new.",
+    ],
+    success="Ten products F v instead of forming and inverting F: for a policy with 5,000 parameters that is "
+            "the difference between milliseconds and a 5,000 x 5,000 matrix.",
+    timeout_s=3.0,
+    timeout_hint="a `while` loop on the residual alone never ends when the residual stalls; loop over "
+                 "range(iters) and break when r.r < tol.",
+))
+
+
+# ---------------------------------------------------------------- fisher_vector_product
+class QuadraticKL:
+    """kl(theta) = 1/2 sum_i h_i (theta_i - c_i)^2: its Hessian is diag(h) everywhere."""
+
+    def __init__(self, h: torch.Tensor, c: torch.Tensor) -> None:
+        self.h, self.c = h, c
+        self.__name__ = "1/2 sum h_i (theta_i - c_i)^2"
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.h * (theta - self.c) ** 2).sum()
+
+
+class SoftmaxPolicyKL:
+    """Mean over N states of KL(pi_old(.|s) || pi_theta(.|s)) for a linear softmax policy
+    logits = features @ W, theta = W.flatten(); pi_old is the policy at ``theta_old``."""
+
+    def __init__(self, features: torch.Tensor, n_actions: int, theta_old: torch.Tensor) -> None:
+        self.features, self.n_actions = features, n_actions
+        self.logits_old = (features @ theta_old.reshape(features.shape[1], n_actions)).detach()
+        self.__name__ = f"mean KL(pi_old || pi_theta), linear softmax policy, {features.shape[0]} states"
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        logits = self.features @ theta.reshape(self.features.shape[1], self.n_actions)
+        logp_old, logp = torch.log_softmax(self.logits_old, -1), torch.log_softmax(logits, -1)
+        return (logp_old.exp() * (logp_old - logp)).sum(-1).mean()
+
+
+class CubicKL:
+    """A non-quadratic function, sum_i theta_i^3 / 3 + (sum_i theta_i)^2 / 2: Hessian diag(2 theta) + 11^T."""
+
+    __name__ = "sum theta_i^3 / 3 + (sum theta_i)^2 / 2"
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        return (theta**3).sum() / 3 + theta.sum() ** 2 / 2
+
+
+def _fvp_cases():
+    g = gen(707)
+    features = torch.randn(32, 4, generator=g)
+    theta_old = torch.randn(12, generator=g)
+    v = torch.randn(12, generator=g)
+    theta_c = torch.tensor([0.5, -1.0, 2.0])
+    return [
+        Case("a quadratic with Hessian diag(1, 2, 3), damping 0.1 (worked by hand)",
+             lambda: {"kl_fn": QuadraticKL(torch.tensor([1.0, 2.0, 3.0]), torch.zeros(3)),
+                      "theta": torch.tensor([0.3, -0.2, 0.1]), "v": torch.ones(3), "damping": 0.1},
+             shown="kl_fn = 1/2 (theta_1^2 + 2 theta_2^2 + 3 theta_3^2), theta = [0.3, -0.2, 0.1], v = [1, 1, 1], "
+                   "damping = 0.1",
+             why="the Hessian is diag(1, 2, 3) everywhere, so (H + 0.1 I) v = [1.1, 2.1, 3.1]"),
+        Case("a non-quadratic function away from its minimum, no damping",
+             lambda: {"kl_fn": CubicKL(), "theta": theta_c.clone(), "v": torch.tensor([1.0, 0.0, -1.0]),
+                      "damping": 0.0},
+             shown="kl_fn = sum theta_i^3 / 3 + (sum theta_i)^2 / 2, theta = [0.5, -1, 2], v = [1, 0, -1], damping = 0",
+             why="H = diag(2 theta) + 1 1^T, so H v = [1, 0, -4] + 0 = [1, 0, -4]; its gradient there is not 0"),
+        Case("the KL of a linear softmax policy at theta_old (the Fisher matrix), damping 0.1",
+             lambda: {"kl_fn": SoftmaxPolicyKL(features, 3, theta_old), "theta": theta_old.clone(), "v": v.clone(),
+                      "damping": 0.1},
+             shown="kl_fn = mean over 32 states of KL(pi_old || pi_theta), 4 features x 3 actions (12 parameters), "
+                   "theta = theta_old, damping = 0.1"),
+        Case("the same KL, evaluated away from theta_old",
+             lambda: {"kl_fn": SoftmaxPolicyKL(features, 3, theta_old), "theta": theta_old + 0.5 * v,
+                      "v": v.clone(), "damping": 0.01},
+             shown="the same kl_fn, theta = theta_old + 0.5 v, damping = 0.01"),
+    ]
+
+
+def _fvp_gradient(kl_fn, theta, v, damping=0.0):
+    theta = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(kl_fn(theta), theta)
+    return g + damping * v
+
+
+def _fvp_outer(kl_fn, theta, v, damping=0.0):
+    theta = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(kl_fn(theta), theta)
+    return g * (g @ v) + damping * v
+
+
+register(Exercise(
+    id="fisher_vector_product",
+    chapter=CHAPTER,
+    title="Fisher-vector products by double back-propagation",
+    signature="fisher_vector_product(kl_fn callable theta -> (), theta (P,), v (P,), damping float = 0.0) -> (P,)",
+    reference=fisher_vector_product,
+    cases=_fvp_cases,
+    mistakes=[
+        Mistake("no damping", lambda kl_fn, theta, v, damping=0.0: fisher_vector_product(kl_fn, theta, v, 0.0),
+                "the damping term is missing: return H v + damping * v. It keeps F + damping I positive definite, so "
+                "conjugate gradient never divides by ~0."),
+        Mistake("damping times ones", lambda kl_fn, theta, v, damping=0.0: fisher_vector_product(kl_fn, theta, v, 0.0)
+                + damping,
+                "damping was added as a constant; it is (H + damping I) v, so add damping * v."),
+        Mistake("first derivative only", _fvp_gradient,
+                "you returned the gradient of kl_fn. Differentiate a second time: the gradient of (grad kl . v) with "
+                "respect to theta is H v (build the first gradient with create_graph=True)."),
+        Mistake("outer product of gradients", _fvp_outer,
+                "g (g . v) uses the gradient of the MEAN KL, which is 0 at theta_old. The Hessian-vector product "
+                "comes from differentiating g . v once more."),
+    ],
+    hints=[
+        "H v is the gradient of the scalar (grad kl(theta)) . v, because d/dtheta (g(theta) . v) = H(theta) v "
+        "when v does not depend on theta.",
+        "Make theta a fresh leaf (theta.detach().requires_grad_(True)), compute g = torch.autograd.grad(kl_fn(theta), "
+        "theta, create_graph=True)[0], then differentiate g @ v with respect to theta again.",
+        "theta = theta.detach().requires_grad_(True); (g,) = torch.autograd.grad(kl_fn(theta), theta, "
+        "create_graph=True); (Hv,) = torch.autograd.grad(g @ v, theta); return Hv + damping * v",
+    ],
+    success="Two backward passes give F v for the price of about three gradient evaluations, without ever storing "
+            "the P x P matrix F.",
+))
+
+
+# ---------------------------------------------------------------- trust_region_step
+def _trs_cases():
+    g = gen(808)
+    M = torch.randn(6, 6, generator=g)
+    F = M @ M.T + 0.1 * torch.eye(6)
+    x = torch.randn(6, generator=g)
+    return [
+        Case("x = [1, 0], F x = [2, 0], delta = 0.01 (worked by hand)",
+             lambda: {"x": torch.tensor([1.0, 0.0]), "Fx": torch.tensor([2.0, 0.0]), "delta": 0.01},
+             why="x^T F x = 2, so beta = sqrt(2 * 0.01 / 2) = 0.1 and the step is [0.1, 0]"),
+        Case("x = [3, 4], F = I, delta = 0.02 (worked by hand)",
+             lambda: {"x": torch.tensor([3.0, 4.0]), "Fx": torch.tensor([3.0, 4.0]), "delta": 0.02},
+             why="x^T F x = 25: beta = sqrt(0.04 / 25) = 0.04, step [0.12, 0.16], whose length is sqrt(2 delta) = 0.2"),
+        Case("a random 6-dimensional problem, delta = 0.05",
+             lambda: {"x": x.clone(), "Fx": F @ x, "delta": 0.05}),
+    ]
+
+
+register(Exercise(
+    id="trust_region_step",
+    chapter=CHAPTER,
+    title="scaling the natural-gradient direction to the trust region",
+    signature="trust_region_step(x (P,), Fx (P,), delta float) -> (P,)",
+    reference=trust_region_step,
+    cases=_trs_cases,
+    mistakes=[
+        Mistake("factor 2 missing", lambda x, Fx, delta: torch.sqrt(delta / (x @ Fx)) * x,
+                "the quadratic model of the KL is 1/2 s^T F s; setting it to delta gives beta = sqrt(2 delta / "
+                "x^T F x). The factor 2 is missing."),
+        Mistake("no square root", lambda x, Fx, delta: 2 * delta / (x @ Fx) * x,
+                "beta^2 x^T F x / 2 = delta is quadratic in beta: take the square root, beta = sqrt(2 delta / "
+                "x^T F x)."),
+        Mistake("Euclidean length", lambda x, Fx, delta: torch.sqrt(2 * delta / (x @ x)) * x,
+                "you measured x with the Euclidean norm x^T x. The trust region is a KL ball: measure the step with "
+                "the Fisher matrix, x^T F x."),
+        Mistake("along F x", lambda x, Fx, delta: torch.sqrt(2 * delta / (x @ Fx)) * Fx,
+                "the step points along F x; it must point along x (which approximates F^-1 g, the natural-gradient "
+                "direction), only its length comes from x^T F x."),
+    ],
+    hints=[
+        "The KL of a step s is about 1/2 s^T F s. Find the number beta for which the step beta x has exactly this "
+        "KL equal to delta.",
+        "1/2 beta^2 x^T F x = delta, so beta = sqrt(2 delta / x^T F x). You are given F x, so x^T F x = x @ Fx.",
+        "return torch.sqrt(2 * delta / (x @ Fx)) * x",
+    ],
+    success="With x = F^-1 g this is the natural-gradient step sqrt(2 delta / g^T F^-1 g) F^-1 g: delta replaces "
+            "the learning rate, and it is measured in nats of KL, whatever the parametrisation.",
+))

@@ -1,0 +1,270 @@
+"""Chapter 08, PPO: the clipped surrogate, the KL penalty with its adaptive coefficient, value clipping."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_utils.checks._common import fixed, gen
+from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.trainers import ppo as P
+
+CHAPTER = "08 PPO"
+
+
+# ---------------------------------------------------------------- ppo_clip_loss
+def _ratios(r: list[float], base: float = -1.0) -> dict[str, torch.Tensor]:
+    """logp_old = base, logp = base + log r, so that exp(logp - logp_old) = r exactly enough."""
+    logp_old = torch.full((len(r),), base)
+    return {"logp": logp_old + torch.tensor(r).log(), "logp_old": logp_old}
+
+
+def _clip_cases():
+    g = gen(1801)
+    hand = _ratios([0.5, 1.0, 1.5, 1.5, 0.7])
+    old = -torch.rand(64, generator=g) * 2 - 0.1
+    old_wide = -torch.rand(40, generator=g) * 3 - 0.1
+    return [
+        Case("five ratios, both signs of A (worked by hand)",
+             fixed(**hand, advantages=torch.tensor([1.0, 1.0, 1.0, -1.0, -2.0]), clip_eps=0.2),
+             shown="ratios r = [0.5, 1, 1.5, 1.5, 0.7], advantages = [1, 1, 1, -1, -2], clip_eps = 0.2",
+             why="the terms min(rA, clip(r)A) are 0.5, 1, 1.2 (clipped), -1.5, -1.6 (clipped); their mean is -0.08, "
+                 "so the loss is 0.08, and only the three unclipped terms pass a gradient to logp"),
+        Case("ratios all equal to 1: the plain policy gradient",
+             fixed(logp=torch.tensor([-0.5, -1.2, -2.0]), logp_old=torch.tensor([-0.5, -1.2, -2.0]),
+                   advantages=torch.tensor([2.0, -1.0, 0.5]), clip_eps=0.2),
+             why="at r = 1 nothing is clipped: the loss is -mean(A) = -0.5 and d/dlogp = -A / 3"),
+        Case("a batch of 64, ratios within about 0.6-1.6, clip_eps = 0.1",
+             fixed(logp=old + torch.randn(64, generator=g) * 0.25, logp_old=old,
+                   advantages=torch.randn(64, generator=g), clip_eps=0.1)),
+        Case("a batch of 40 with large ratios, clip_eps = 0.3",
+             fixed(logp=old_wide + torch.randn(40, generator=g), logp_old=old_wide,
+                   advantages=torch.randn(40, generator=g) * 3, clip_eps=0.3)),
+    ]
+
+
+def _clip_terms(logp, logp_old, advantages, clip_eps, detach_old=True, detach_adv=True):
+    r = torch.exp(logp - (logp_old.detach() if detach_old else logp_old))
+    a = advantages.detach() if detach_adv else advantages
+    return r * a, torch.clamp(r, 1 - clip_eps, 1 + clip_eps) * a
+
+
+register(Exercise(
+    id="ppo_clip_loss",
+    chapter=CHAPTER,
+    title="PPO's clipped surrogate loss",
+    signature="ppo_clip_loss(logp (M,), logp_old (M,), advantages (M,), clip_eps float) -> () tensor",
+    reference=P.ppo_clip_loss,
+    cases=_clip_cases,
+    grad_wrt=("logp", "logp_old", "advantages"),
+    mistakes=[
+        Mistake("no clipping", lambda logp, logp_old, advantages, clip_eps: -_clip_terms(
+            logp, logp_old, advantages, clip_eps)[0].mean(),
+                "nothing is clipped: this is the plain importance-sampled surrogate -mean(r A), which keeps rewarding "
+                "a ratio that is already far from 1. Take the minimum with the clipped term."),
+        Mistake("clipped term only", lambda logp, logp_old, advantages, clip_eps: -_clip_terms(
+            logp, logp_old, advantages, clip_eps)[1].mean(),
+                "you kept only clip(r, 1 - eps, 1 + eps) A. The minimum with the unclipped r A matters: when a change "
+                "made an action's objective WORSE (r < 1 - eps with A > 0, or r > 1 + eps with A < 0), PPO keeps the "
+                "full penalty and its gradient so that the step can be undone."),
+        Mistake("max instead of min", lambda logp, logp_old, advantages, clip_eps: -torch.max(*_clip_terms(
+            logp, logp_old, advantages, clip_eps)).mean(),
+                "you took the maximum of the two terms; PPO takes the minimum, a pessimistic bound on the "
+                "improvement, so that moving the ratio outside [1 - eps, 1 + eps] can never look better."),
+        Mistake("wrong sign", lambda logp, logp_old, advantages, clip_eps: torch.min(*_clip_terms(
+            logp, logp_old, advantages, clip_eps)).mean(),
+                "the sign is flipped: the surrogate is to be MAXIMISED, so the loss an optimiser minimises is minus "
+                "its mean."),
+        Mistake("sum", lambda logp, logp_old, advantages, clip_eps: -torch.min(*_clip_terms(
+            logp, logp_old, advantages, clip_eps)).sum(),
+                "you summed over the batch; take the mean, so that the step size does not grow with the batch."),
+        Mistake("ratio as a quotient of log-probabilities", lambda logp, logp_old, advantages, clip_eps: -torch.min(
+            (logp / logp_old.detach()) * advantages.detach(),
+            torch.clamp(logp / logp_old.detach(), 1 - clip_eps, 1 + clip_eps) * advantages.detach()).mean(),
+                "the ratio is pi(a|s) / pi_old(a|s), a quotient of PROBABILITIES: exp(logp - logp_old), not "
+                "logp / logp_old."),
+        Mistake("logp_old not detached", lambda logp, logp_old, advantages, clip_eps: -torch.min(*_clip_terms(
+            logp, logp_old, advantages, clip_eps, detach_old=False)).mean(),
+                "gradient flows into logp_old. It is the log-probability under the policy that collected the data, a "
+                "constant of the update: use logp_old.detach() in the ratio."),
+        Mistake("advantages not detached", lambda logp, logp_old, advantages, clip_eps: -torch.min(*_clip_terms(
+            logp, logp_old, advantages, clip_eps, detach_adv=False)).mean(),
+                "gradient flows into the advantages. They come from the critic and must act as constant weights "
+                "here: use advantages.detach()."),
+    ],
+    hints=[
+        "Start from the ratio r = pi(a|s) / pi_old(a|s). With log-probabilities that is exp(logp - logp_old).",
+        "Compute two surrogates per sample, r * A and clamp(r, 1 - clip_eps, 1 + clip_eps) * A, and keep the "
+        "smaller one (torch.min, elementwise). logp_old and advantages are constants: detach them.",
+        "ratio = torch.exp(logp - logp_old.detach()); A = advantages.detach(); "
+        "return -torch.min(ratio * A, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * A).mean()",
+    ],
+    success="Inside [1 - eps, 1 + eps] this is the ordinary policy gradient; outside, a sample whose ratio already "
+            "moved in the helpful direction stops pulling, so many epochs on one batch cannot run away.",
+))
+
+
+# ---------------------------------------------------------------- approx_kl
+def _kl_cases():
+    g = gen(1802)
+    old = -torch.rand(50, generator=g) * 2 - 0.1
+    return [
+        Case("ratios 1 and 2 (worked by hand)",
+             fixed(logp=torch.tensor([-1.0, -1.0 + math.log(2.0)]), logp_old=torch.tensor([-1.0, -1.0])),
+             why="the terms (r - 1) - log r are 0 and 1 - log 2 = 0.3069, mean 0.1534"),
+        Case("the same policy: KL 0", fixed(logp=torch.tensor([-0.3, -2.0, -1.1]), logp_old=torch.tensor([-0.3, -2.0, -1.1])),
+             why="every ratio is 1, so every term is 0, and so is the gradient"),
+        Case("a batch of 50 small changes", fixed(logp=old + torch.randn(50, generator=g) * 0.1, logp_old=old)),
+        Case("a batch of 50 large changes", fixed(logp=old + torch.randn(50, generator=g), logp_old=old)),
+    ]
+
+
+register(Exercise(
+    id="approx_kl",
+    chapter=CHAPTER,
+    title="estimating KL(pi_old || pi) from the sampled actions",
+    signature="approx_kl(logp (M,), logp_old (M,)) -> () tensor",
+    reference=P.approx_kl,
+    cases=_kl_cases,
+    grad_wrt=("logp", "logp_old"),
+    mistakes=[
+        Mistake("minus the mean log-ratio", lambda logp, logp_old: (logp_old.detach() - logp).mean(),
+                "this is the simplest estimator, mean(log pi_old - log pi). It is unbiased, but single terms are "
+                "negative half the time and the batch mean can be too; add r - 1 (whose mean under pi_old is 0) to "
+                "get terms that are never negative."),
+        Mistake("reversed ratio", lambda logp, logp_old: (torch.exp(logp_old.detach() - logp) - 1
+                                                          - (logp_old.detach() - logp)).mean(),
+                "the ratio is upside down: use r = pi / pi_old = exp(logp - logp_old). The actions were drawn from "
+                "pi_old, and (r - 1) - log r averages to KL(pi_old || pi) under that distribution."),
+        Mistake("half squared log-ratio", lambda logp, logp_old: (0.5 * (logp - logp_old.detach()) ** 2).mean(),
+                "0.5 (log r)^2 is another estimator (biased, fine for tiny changes); the exercise asks for "
+                "(r - 1) - log r, which is unbiased and never negative."),
+        Mistake("sum", lambda logp, logp_old: (torch.exp(logp - logp_old.detach()) - 1
+                                               - (logp - logp_old.detach())).sum(),
+                "you summed the terms; the KL is an average over states, so take the mean."),
+        Mistake("logp_old not detached", lambda logp, logp_old: (torch.exp(logp - logp_old) - 1
+                                                                 - (logp - logp_old)).mean(),
+                "gradient flows into logp_old, the log-probabilities of the policy that collected the data: "
+                "detach them, only the new policy may move."),
+    ],
+    hints=[
+        "Only the sampled actions are available, drawn from pi_old. Write the KL as an average over those samples.",
+        "With r = exp(logp - logp_old), each term (r - 1) - log r is >= 0 (since log r <= r - 1), and its mean "
+        "under pi_old is KL(pi_old || pi) because E[r - 1] = 0.",
+        "log_ratio = logp - logp_old.detach(); return (torch.exp(log_ratio) - 1 - log_ratio).mean()",
+    ],
+    success="This is the estimator CleanRL and Stable-Baselines3 log as approx_kl; PPO-penalty adds beta times it to "
+            "the loss, and early stopping compares it with a target.",
+))
+
+
+# ---------------------------------------------------------------- adaptive_kl_beta
+register(Exercise(
+    id="adaptive_kl_beta",
+    chapter=CHAPTER,
+    title="PPO-penalty's adaptive KL coefficient",
+    signature="adaptive_kl_beta(beta float, kl float, target_kl float) -> float",
+    reference=P.adaptive_kl_beta,
+    returns="float",
+    cases=lambda: [
+        Case("KL five times the target (worked by hand)", fixed(beta=1.0, kl=0.05, target_kl=0.01),
+             why="0.05 > 1.5 * 0.01, the update moved too far: beta doubles to 2"),
+        Case("KL a tenth of the target", fixed(beta=1.0, kl=0.001, target_kl=0.01),
+             why="0.001 < 0.01 / 1.5, the update was timid: beta halves to 0.5"),
+        Case("KL inside the tolerance band", fixed(beta=0.3, kl=0.012, target_kl=0.01),
+             why="0.01 / 1.5 <= 0.012 <= 1.5 * 0.01: beta stays 0.3"),
+        Case("just above the band", fixed(beta=3.0, kl=0.0155, target_kl=0.01), why="0.0155 > 0.015: 6.0"),
+        Case("just below the band", fixed(beta=0.25, kl=0.0066, target_kl=0.01), why="0.0066 < 0.00667: 0.125"),
+    ],
+    mistakes=[
+        Mistake("inverted", lambda beta, kl, target_kl: beta / 2 if kl > 1.5 * target_kl else (
+            beta * 2 if kl < target_kl / 1.5 else beta),
+                "the updates are inverted. A KL above the target means the policy moved too far, so the penalty "
+                "must get STRONGER (beta doubles); a small KL lets it relax (beta halves)."),
+        Mistake("no tolerance band", lambda beta, kl, target_kl: beta * 2 if kl > target_kl else beta / 2,
+                "beta changes at every update. Between target / 1.5 and 1.5 * target it must stay as it is, "
+                "otherwise it oscillates around a KL that is already good."),
+        Mistake("factor 1.5", lambda beta, kl, target_kl: beta * 1.5 if kl > 1.5 * target_kl else (
+            beta / 1.5 if kl < target_kl / 1.5 else beta),
+                "1.5 is the width of the tolerance band, not the step: beta is doubled or halved."),
+        Mistake("proportional", lambda beta, kl, target_kl: beta * kl / target_kl,
+                "beta was scaled by kl / target. The rule in the PPO paper is a fixed step: double above "
+                "1.5 * target, halve below target / 1.5, otherwise keep."),
+    ],
+    hints=[
+        "beta is the price of moving: raise it when the last update moved the policy too far, lower it when the "
+        "update was too cautious.",
+        "Three cases: kl > 1.5 * target_kl, kl < target_kl / 1.5, and everything in between.",
+        "if kl > 1.5 * target_kl: return beta * 2.0; if kl < target_kl / 1.5: return beta / 2.0; "
+        "otherwise return beta (as a Python float).",
+    ],
+    success="This is a dual step on the constrained problem max L(theta) s.t. KL <= target: beta plays the Lagrange "
+            "multiplier and follows the constraint's violation.",
+))
+
+
+# ---------------------------------------------------------------- clipped_value_loss
+def _vc_cases():
+    g = gen(1803)
+    old = torch.randn(32, generator=g) * 5
+    return [
+        Case("three states, values_old = 0, clip 0.2 (worked by hand)",
+             fixed(values=torch.tensor([0.5, -0.1, 0.5]), values_old=torch.zeros(3),
+                   returns=torch.tensor([1.0, 1.0, -1.0]), clip_eps=0.2),
+             why="the clipped values are [0.2, -0.1, 0.2]; the larger squared errors are 0.64, 1.21 and 2.25, mean "
+                 "1.3667; the first state gets no gradient (its clipped error is the larger one)"),
+        Case("no clipping needed", fixed(values=torch.tensor([1.0, 2.0]), values_old=torch.tensor([1.05, 1.9]),
+                                         returns=torch.tensor([3.0, 0.0]), clip_eps=0.5),
+             why="the values moved less than 0.5: the plain mean squared error, ((1 - 3)^2 + 2^2) / 2 = 4"),
+        Case("a batch of 32, clip 1.0",
+             fixed(values=old + torch.randn(32, generator=g) * 2, values_old=old,
+                   returns=old + torch.randn(32, generator=g) * 3, clip_eps=1.0)),
+    ]
+
+
+def _vc_ref(values, values_old, returns, clip_eps, agg=torch.max, detach_old=True, detach_ret=True):
+    vo = values_old.detach() if detach_old else values_old
+    ret = returns.detach() if detach_ret else returns
+    clipped = vo + torch.clamp(values - vo, -clip_eps, clip_eps)
+    return agg((values - ret) ** 2, (clipped - ret) ** 2).mean()
+
+
+register(Exercise(
+    id="clipped_value_loss",
+    chapter=CHAPTER,
+    title="the clipped value loss",
+    signature="clipped_value_loss(values (M,), values_old (M,), returns (M,), clip_eps float) -> () tensor",
+    reference=P.clipped_value_loss,
+    cases=_vc_cases,
+    grad_wrt=("values", "values_old", "returns"),
+    mistakes=[
+        Mistake("min instead of max", lambda values, values_old, returns, clip_eps: _vc_ref(
+            values, values_old, returns, clip_eps, agg=torch.min),
+                "you took the smaller of the two errors. Like the policy's clipping, this is pessimistic: keep the "
+                "LARGER squared error, so that the clipped version only ever removes incentive to move."),
+        Mistake("clipped error only", lambda values, values_old, returns, clip_eps: (
+            (values_old + torch.clamp(values - values_old, -clip_eps, clip_eps) - returns) ** 2).mean(),
+                "only the clipped error is there. Take the maximum with the unclipped (V - R)^2."),
+        Mistake("no clipping", lambda values, values_old, returns, clip_eps: ((values - returns) ** 2).mean(),
+                "this is the plain squared error: clip_eps is ignored."),
+        Mistake("half", lambda values, values_old, returns, clip_eps: 0.5 * _vc_ref(values, values_old, returns, clip_eps),
+                "the factor 0.5 (CleanRL writes it) is not part of this exercise: return the plain mean of the "
+                "larger squared error, as in chapter 03's value_loss."),
+        Mistake("returns not detached", lambda values, values_old, returns, clip_eps: _vc_ref(
+            values, values_old, returns, clip_eps, detach_ret=False),
+                "gradient flows into the returns; they are regression targets: use returns.detach()."),
+        Mistake("values_old not detached", lambda values, values_old, returns, clip_eps: _vc_ref(
+            values, values_old, returns, clip_eps, detach_old=False),
+                "gradient flows into values_old, the critic's predictions when the data was collected: they anchor "
+                "the clipping and are constants."),
+    ],
+    hints=[
+        "Clip the CHANGE of the value, V - V_old, to [-clip_eps, clip_eps], then compare two squared errors.",
+        "V_clipped = values_old + clamp(values - values_old, -eps, eps); compute (values - returns)^2 and "
+        "(V_clipped - returns)^2 and keep the larger one per state (torch.max), then average.",
+        "vo, R = values_old.detach(), returns.detach(); vc = vo + torch.clamp(values - vo, -clip_eps, clip_eps); "
+        "return torch.max((values - R) ** 2, (vc - R) ** 2).mean()",
+    ],
+    success="The critic now moves at most clip_eps per update in the direction the clipping blocks. Note that the "
+            "ablation in the lesson finds it does not help on these tasks, as Andrychowicz et al. (2021) report.",
+))

@@ -1,0 +1,300 @@
+"""GRPO on a tiny "verifiable reward" task, and PPO with a learned critic on the same task (chapter 09).
+
+The task, small enough to train in well under a minute on a CPU: a prompt is a list of
+``prompt_len`` digits in ``0 .. vocab - 1``; the policy writes an answer of the same length, one
+token at a time; a checker scores the finished answer by the fraction of positions that agree
+with the sorted prompt. Like a language model fine-tuned on maths problems, the reward arrives
+only at the end of the answer, and it comes from a program, not from a learned reward model.
+
+    prompt [3, 0, 5, 0]   answer [0, 0, 3, 5]  -> reward 1.0
+                          answer [0, 3, 0, 5]  -> reward 0.5 (positions 0 and 3 agree)
+
+Two trainers, the same policy network and the same number of sampled answers per update:
+
+* :func:`train_grpo` samples a *group* of G answers per prompt and uses the group-standardised
+  rewards as every token's advantage (no value model), then takes a few epochs of the clipped
+  surrogate with a KL penalty towards a frozen reference policy (the starting policy here; the
+  supervised model in language-model fine-tuning);
+* :func:`train_ppo_critic` samples one answer per prompt and learns V(prompt, tokens so far)
+  for GAE advantages, PPO as in chapter 08.
+
+Both return a :class:`~course_utils.trainers.history.History` in which an "episode" is one
+answer (its return is the answer's reward) and ``env_steps`` counts sampled answers.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from course_utils.rl import functional as F
+from course_utils.rl.policies import mlp
+from course_utils.trainers.history import History
+from course_utils.trainers.ppo import ppo_clip_loss
+from course_utils.trainers.reinforce import _checked
+
+__all__ = ["SortTask", "SequencePolicy", "group_relative_advantages", "grpo_loss", "train_grpo", "train_ppo_critic",
+           "success_rate", "smoothed"]
+
+
+# ----------------------------------------------------------------------------- reference math
+def group_relative_advantages(rewards: Tensor, eps: float = 1e-8) -> Tensor:
+    """A_ij = (r_ij - mean_j r_ij) / (std_j r_ij + eps) within each group i; rewards (B, G) -> (B, G)."""
+    return (rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)
+
+
+def grpo_loss(logp: Tensor, logp_old: Tensor, logp_ref: Tensor, advantages: Tensor, clip_eps: float,
+              beta: float) -> Tensor:
+    """-mean(min(r A, clip(r, 1 +- eps) A)) + beta * mean(pi_ref/pi - log(pi_ref/pi) - 1); all (M,) -> ().
+
+    One entry per generated token; ``advantages`` repeats each answer's group-relative advantage
+    over its tokens. The KL term is the k3 estimator of KL(pi || pi_ref) on tokens sampled from pi.
+    """
+    log_ref_ratio = logp_ref.detach() - logp
+    kl = torch.exp(log_ref_ratio) - log_ref_ratio - 1.0
+    return ppo_clip_loss(logp, logp_old, advantages, clip_eps) + beta * kl.mean()
+
+
+# ----------------------------------------------------------------------------- task and policy
+class SortTask:
+    """Prompts of ``prompt_len`` digits below ``vocab``; the checker rewards agreement with the sorted prompt."""
+
+    def __init__(self, prompt_len: int = 5, vocab: int = 8) -> None:
+        self.prompt_len, self.vocab = prompt_len, vocab
+
+    def prompts(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.randint(0, self.vocab, (n, self.prompt_len), generator=generator)
+
+    def reward(self, prompts: Tensor, answers: Tensor) -> Tensor:
+        """The checker: fraction of positions where the answer equals the sorted prompt, (n,)."""
+        return (answers == prompts.sort(dim=1).values).float().mean(dim=1)
+
+
+class SequencePolicy(nn.Module):
+    """pi(token_t | prompt, tokens_<t): an MLP on one-hot features, plus an optional value head.
+
+    The features of position t are the one-hot prompt, the one-hot tokens written before t
+    (zeros for later positions) and a one-hot position: (n, L, L V + L V + L) for all t at once,
+    so that the log-probabilities of whole answers need a single forward pass.
+    """
+
+    def __init__(self, task: SortTask, hidden: tuple[int, ...] = (128, 128), value_head: bool = False) -> None:
+        super().__init__()
+        L, V = task.prompt_len, task.vocab
+        self.L, self.V = L, V
+        self.net = mlp(2 * L * V + L, V, hidden, nn.ReLU, out_gain=0.01)
+        self.value_net = mlp(2 * L * V + L, 1, hidden, nn.ReLU, out_gain=1.0) if value_head else None
+        self.register_buffer("earlier", torch.tril(torch.ones(L, L), diagonal=-1))  # [t, s] = 1 if s < t
+
+    def features(self, prompts: Tensor, answers: Tensor) -> Tensor:
+        n, L, V = prompts.shape[0], self.L, self.V
+        prompt = nn.functional.one_hot(prompts, V).float().reshape(n, 1, L * V).expand(n, L, L * V)
+        written = nn.functional.one_hot(answers, V).float()[:, None] * self.earlier[None, :, :, None]  # (n, L, L, V)
+        position = torch.eye(L).expand(n, L, L)
+        return torch.cat([prompt, written.reshape(n, L, L * V), position], dim=-1)
+
+    def log_prob(self, prompts: Tensor, answers: Tensor) -> Tensor:
+        """log pi(answer_t | prompt, answer_<t) for every position: (n, L)."""
+        logits = self.net(self.features(prompts, answers))
+        return torch.log_softmax(logits, -1).gather(-1, answers[..., None]).squeeze(-1)
+
+    def values(self, prompts: Tensor, answers: Tensor) -> Tensor:
+        """V(prompt, answer_<t) for every position: (n, L)."""
+        return self.value_net(self.features(prompts, answers)).squeeze(-1)
+
+    @torch.no_grad()
+    def generate(self, prompts: Tensor, generator: torch.Generator) -> Tensor:
+        """Sample answers token by token: (n, L) int64."""
+        answers = torch.zeros_like(prompts)
+        for t in range(self.L):
+            logits = self.net(self.features(prompts, answers)[:, t])
+            answers[:, t] = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(-1)
+        return answers
+
+
+def _record(history: History, rewards: Tensor, start: float, p_loss: float, v_loss: float) -> None:
+    seen = history.env_steps[-1] if history.env_steps else 0
+    history.episode_returns.extend(rewards.tolist())
+    history.episode_end_steps.extend(range(seen + 1, seen + len(rewards) + 1))
+    history.env_steps.append(seen + len(rewards))
+    history.iteration_mean_return.append(float(rewards.mean()))
+    history.policy_loss.append(p_loss)
+    history.value_loss.append(v_loss)
+    history.wall_time.append(time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------- GRPO
+def train_grpo(
+    task: SortTask | None = None,
+    *,
+    group_relative_advantages: Callable | None = None,
+    grpo_loss: Callable | None = None,
+    iterations: int = 150,
+    prompts_per_iteration: int = 32,
+    group_size: int = 8,
+    epochs: int = 2,
+    clip_eps: float = 0.2,
+    beta: float = 0.02,
+    lr: float = 1e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """GRPO: per iteration, B prompts x G answers, group-relative advantages, ``epochs`` full-batch
+    steps on the clipped surrogate plus beta * KL(pi || pi_ref). Learner's functions: None = reference."""
+    task = task or SortTask()
+    advantages_fn = _checked(group_relative_advantages, _REFERENCE["group_relative_advantages"],
+                             "group_relative_advantages")
+    loss_fn = _checked(grpo_loss, _REFERENCE["grpo_loss"], "grpo_loss", needs_grad=True)
+    history = History(config=dict(algorithm="GRPO", prompt_len=task.prompt_len, vocab=task.vocab, iterations=iterations,
+                                  prompts_per_iteration=prompts_per_iteration, group_size=group_size, epochs=epochs,
+                                  clip_eps=clip_eps, beta=beta, lr=lr, seed=seed, torch_threads=1,
+                                  group_relative_advantages=advantages_fn.source, grpo_loss=loss_fn.source))
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        policy = SequencePolicy(task)
+        reference = copy.deepcopy(policy).requires_grad_(False)  # frozen: the policy we must not drift far from
+        optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+        start = time.perf_counter()
+        for _ in tqdm(range(iterations), disable=not progress, desc="GRPO"):
+            B, G = prompts_per_iteration, group_size
+            prompts = task.prompts(B, generator).repeat_interleave(G, dim=0)  # (B G, L): G answers per prompt
+            answers = policy.generate(prompts, generator)
+            rewards = task.reward(prompts, answers)  # (B G,)
+            advantages = advantages_fn(rewards.reshape(B, G)).reshape(B * G, 1).expand(B * G, task.prompt_len)
+            with torch.no_grad():
+                logp_old, logp_ref = policy.log_prob(prompts, answers), reference.log_prob(prompts, answers)
+            for _ in range(epochs):
+                loss = loss_fn(policy.log_prob(prompts, answers).reshape(-1), logp_old.reshape(-1),
+                               logp_ref.reshape(-1), advantages.reshape(-1).float(), clip_eps, beta)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            _record(history, rewards, start, loss.item(), float("nan"))
+        history.policy = policy
+        return history
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+# ----------------------------------------------------------------------------- PPO with a critic
+def train_ppo_critic(
+    task: SortTask | None = None,
+    *,
+    iterations: int = 150,
+    answers_per_iteration: int = 256,
+    epochs: int = 2,
+    clip_eps: float = 0.2,
+    gae_lambda: float = 0.95,
+    lr: float = 1e-3,
+    value_coef: float = 0.5,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """PPO with a learned V(prompt, tokens so far): one answer per prompt, the reward on the last
+    token, GAE with gamma = 1 over the answer, normalised advantages, clipped surrogate."""
+    task = task or SortTask()
+    history = History(config=dict(algorithm="PPO + critic", prompt_len=task.prompt_len, vocab=task.vocab,
+                                  iterations=iterations, answers_per_iteration=answers_per_iteration, epochs=epochs,
+                                  clip_eps=clip_eps, gae_lambda=gae_lambda, lr=lr, value_coef=value_coef, seed=seed,
+                                  torch_threads=1))
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        policy = SequencePolicy(task, value_head=True)
+        optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+        L, n = task.prompt_len, answers_per_iteration
+        start = time.perf_counter()
+        for _ in tqdm(range(iterations), disable=not progress, desc="PPO + critic"):
+            prompts = task.prompts(n, generator)
+            answers = policy.generate(prompts, generator)
+            rewards = task.reward(prompts, answers)
+            with torch.no_grad():
+                logp_old, values = policy.log_prob(prompts, answers), policy.values(prompts, answers)
+            token_rewards = torch.zeros(n, L)
+            token_rewards[:, -1] = rewards  # the checker speaks once the answer is complete
+            dones = torch.zeros(n, L)
+            dones[:, -1] = 1.0
+            # time runs along the first axis for gae: (L, n)
+            advantages = F.gae(token_rewards.T, values.T, dones.T, torch.zeros(n), 1.0, gae_lambda).T
+            returns = advantages + values
+            adv = ((advantages - advantages.mean()) / (advantages.std() + 1e-8)).reshape(-1)
+            for _ in range(epochs):
+                p_loss = ppo_clip_loss(policy.log_prob(prompts, answers).reshape(-1), logp_old.reshape(-1), adv,
+                                       clip_eps)
+                v_loss = ((policy.values(prompts, answers) - returns) ** 2).mean()
+                optimizer.zero_grad()
+                (p_loss + value_coef * v_loss).backward()
+                optimizer.step()
+            _record(history, rewards, start, p_loss.item(), v_loss.item())
+        history.policy = policy
+        return history
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+_REFERENCE = {"group_relative_advantages": group_relative_advantages, "grpo_loss": grpo_loss}
+
+
+def success_rate(policy: SequencePolicy, task: SortTask, n: int = 2000, seed: int = 123) -> float:
+    """Fraction of fresh prompts whose sampled answer is exactly the sorted prompt."""
+    generator = torch.Generator().manual_seed(seed)
+    prompts = task.prompts(n, generator)
+    return float((task.reward(prompts, policy.generate(prompts, generator)) == 1.0).float().mean())
+
+
+def smoothed(history: History, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(answers sampled, mean reward per iteration averaged over ``window`` iterations)."""
+    r = np.asarray(history.iteration_mean_return)
+    kernel = np.ones(window) / window
+    return np.asarray(history.env_steps)[window - 1:], np.convolve(r, kernel, mode="valid")
+
+
+def compare(seeds: list[int], iterations: int = 150, progress: bool = False) -> dict:
+    """GRPO and PPO + critic on the same task, seeds and budget of answers: the cache of lesson 09."""
+    import platform
+    import sys
+
+    out: dict = {"seeds": seeds, "iterations": iterations, "runs": {"GRPO": [], "PPO + critic": []},
+                 "meta": {"command": f"python -m course_utils.trainers.grpo_task --seeds {' '.join(map(str, seeds))}",
+                          "torch": torch.__version__, "python": platform.python_version(), "torch_threads": 1,
+                          "created": time.strftime("%Y-%m-%d")}}
+    task = SortTask()
+    for seed in seeds:
+        for name, train in [("GRPO", train_grpo), ("PPO + critic", train_ppo_critic)]:
+            history = train(task, iterations=iterations, seed=seed, progress=progress)
+            out["runs"][name].append({"seed": seed, "answers": history.env_steps,
+                                      "mean_reward": [round(v, 4) for v in history.iteration_mean_return],
+                                      "wall_time": [round(v, 2) for v in history.wall_time],
+                                      "exact_answers": success_rate(history.policy, task),
+                                      "config": history.config})
+            print(f"{name} seed {seed}: final mean reward {history.iteration_mean_return[-1]:.3f}, exact "
+                  f"{out['runs'][name][-1]['exact_answers']:.3f}, {history.wall_time[-1]:.0f} s", file=sys.stderr)
+    return out
+
+
+def cache_path():
+    from importlib import resources
+    from pathlib import Path
+
+    return Path(str(resources.files("course_utils"))) / "data" / "grpo_vs_ppo.json"
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="GRPO vs PPO + critic on the sorting task (lesson 09's cache).")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=150)
+    args = parser.parse_args()
+    cache_path().write_text(json.dumps(compare(args.seeds, args.iterations)) + "\n")

@@ -1,0 +1,280 @@
+"""TRPO, with the learner's own pieces plugged in (chapter 07).
+
+One iteration reads top to bottom:
+
+    rollout (T steps of N envs)  ->  GAE advantages  ->  g = grad of the surrogate L(theta)
+    ->  x ~ F^-1 g by conjugate gradient, F v by double back-propagation through the KL
+    ->  full step sqrt(2 delta / x^T F x) x  ->  backtracking line search (the surrogate must
+    improve AND the mean KL must stay <= delta)  ->  value-function regression  ->  log.
+
+The policy is updated in "flat" form: theta is the vector of all its parameters, and
+``torch.func.functional_call`` evaluates the network at any theta, so that the KL and the
+surrogate are ordinary functions of one (P,) tensor. Every learner function is optional
+(``None`` means the reference defined below) and is called with the spine's signature:
+``conjugate_gradient(Avp, b, iters, tol)``, ``fisher_vector_product(kl_fn, theta, v, damping)``,
+``trust_region_step(x, Fx, delta)``, ``kl_categorical(logits_p, logits_q)``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from tqdm.auto import tqdm
+
+from course_utils.rl import functional as spine
+from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
+from course_utils.rl.rollout import RolloutCollector, make_vector_env
+from course_utils.trainers.history import History
+
+__all__ = ["train_trpo", "kl_categorical", "kl_diag_gaussian", "conjugate_gradient",
+           "fisher_vector_product", "trust_region_step"]
+
+
+# ----------------------------------------------------------------------------- the math
+def kl_categorical(logits_p: Tensor, logits_q: Tensor) -> Tensor:
+    """KL(p || q) = sum_a p_a (log p_a - log q_a) per row: logits (N, A) -> (N,).
+
+    log_softmax keeps it finite for any logits (softmax, then log, overflows for logits ~ 100).
+    """
+    logp, logq = torch.log_softmax(logits_p, -1), torch.log_softmax(logits_q, -1)
+    return (logp.exp() * (logp - logq)).sum(-1)
+
+
+def kl_diag_gaussian(mu_p: Tensor, log_std_p: Tensor, mu_q: Tensor, log_std_q: Tensor) -> Tensor:
+    """KL(N(mu_p, sd_p^2) || N(mu_q, sd_q^2)) summed over the D action dims: (N, D) -> (N,)."""
+    var_p, var_q = (2 * log_std_p).exp(), (2 * log_std_q).exp()
+    return (log_std_q - log_std_p + (var_p + (mu_p - mu_q) ** 2) / (2 * var_q) - 0.5).sum(-1)
+
+
+def conjugate_gradient(Avp: Callable[[Tensor], Tensor], b: Tensor, iters: int = 10, tol: float = 1e-10) -> Tensor:
+    """Approximately solve A x = b (A symmetric positive definite) from products A v only.
+
+    Starts at x = 0. After k iterations x minimises the A-norm of the error over the Krylov
+    space span{b, Ab, ..., A^(k-1) b}. Stops early once r^T r < tol (the residual is ~0).
+    b: (P,); iters: 10 is TRPO's usual budget. Returns x (P,).
+    """
+    x = torch.zeros_like(b)
+    r = b.clone()  # residual b - A x, with x = 0
+    p = b.clone()  # search direction
+    rr = r @ r
+    for _ in range(iters):
+        if rr < tol:
+            break
+        Ap = Avp(p)
+        alpha = rr / (p @ Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rr_new = r @ r
+        p = r + (rr_new / rr) * p  # the next direction is A-conjugate to all previous ones
+        rr = rr_new
+    return x
+
+
+def fisher_vector_product(kl_fn: Callable[[Tensor], Tensor], theta: Tensor, v: Tensor, damping: float = 0.0) -> Tensor:
+    """(H + damping I) v with H = Hessian of kl_fn at theta, by double back-propagation.
+
+    At theta = theta_old the Hessian of the mean KL(pi_old || pi_theta) is the Fisher matrix F.
+    grad(kl) is built with create_graph=True, so (grad(kl) . v) can be differentiated again;
+    F itself (P x P) is never formed. kl_fn: (P,) -> (); theta, v: (P,). Returns (P,).
+    """
+    theta = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(kl_fn(theta), theta, create_graph=True)
+    (Hv,) = torch.autograd.grad(g @ v.detach(), theta)
+    return Hv + damping * v
+
+
+def trust_region_step(x: Tensor, Fx: Tensor, delta: float) -> Tensor:
+    """beta x with beta = sqrt(2 delta / x^T F x): the longest step along x whose quadratic
+    KL model 1/2 s^T F s equals delta. x, Fx: (P,) -> (P,)."""
+    return torch.sqrt(2 * delta / (x @ Fx)) * x
+
+
+# ----------------------------------------------------------------------------- the trainer
+def train_trpo(
+    env_id: str = "CartPole-v1",
+    *,
+    conjugate_gradient: Callable | None = None,
+    fisher_vector_product: Callable | None = None,
+    trust_region_step: Callable | None = None,
+    kl_categorical: Callable | None = None,
+    total_steps: int = 50_000,
+    num_envs: int = 8,
+    num_steps: int = 256,
+    gamma: float = 0.99,
+    lam: float = 0.97,
+    max_kl: float = 0.01,
+    damping: float = 0.1,
+    cg_iters: int = 10,
+    backtrack_iters: int = 10,
+    backtrack_coeff: float = 0.8,
+    value_lr: float = 1e-3,
+    value_epochs: int = 10,
+    value_minibatch: int = 256,
+    hidden: tuple[int, ...] = (64, 64),
+    log_std_init: float = 0.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """Train a policy on ``env_id`` with TRPO + GAE and return its :class:`History`.
+
+    Args:
+        env_id: Gymnasium id; Discrete actions give a softmax policy, Box a diagonal Gaussian.
+        conjugate_gradient, fisher_vector_product, trust_region_step, kl_categorical: the
+            learner's functions (chapters 06-07); None means the reference above.
+            ``kl_categorical`` is only used for discrete actions.
+        total_steps: environment steps in all (CartPole: 50k-100k; Pendulum: 100k-200k).
+        num_envs, num_steps: N environments stepped T times per iteration (N T per batch).
+        gamma: discount (0.99; Pendulum learns faster with 0.95). lam: GAE lambda, close to 1.
+        max_kl: delta, the trust-region radius on the mean KL(pi_old || pi_new) (0.005-0.05).
+        damping: added to the Fisher matrix (F + damping I) so that CG is well posed (0.01-0.1).
+        cg_iters: conjugate-gradient iterations (10). backtrack_iters, backtrack_coeff: the
+            line search tries steps coeff^k * full step, k = 0 .. backtrack_iters - 1.
+        value_lr, value_epochs, value_minibatch: Adam regression of V on the GAE returns.
+        hidden: hidden sizes of both MLPs. log_std_init: initial log std (Gaussian policy).
+        seed: seeds torch (initialisation, sampling) and the environments.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The run's History (``policy_loss`` holds minus the surrogate gain of each accepted
+        step, ``history.policy`` the trained policy) and ``history.trpo``, a dict of
+        per-iteration lists: ``kl`` (mean KL of the accepted step), ``backtracks`` (line-search
+        halvings; -1 when every candidate was rejected), ``expected_improvement`` (g . step)
+        and ``surrogate_improvement``. Uses one torch thread while it runs.
+    """
+    cg = _or_reference(conjugate_gradient, globals()["conjugate_gradient"])
+    fvp = _or_reference(fisher_vector_product, globals()["fisher_vector_product"])
+    tr_step = _or_reference(trust_region_step, globals()["trust_region_step"])
+    kl_cat = _or_reference(kl_categorical, globals()["kl_categorical"])
+    config = dict(
+        env_id=env_id, total_steps=total_steps, num_envs=num_envs, num_steps=num_steps, gamma=gamma, lam=lam,
+        max_kl=max_kl, damping=damping, cg_iters=cg_iters, backtrack_iters=backtrack_iters,
+        backtrack_coeff=backtrack_coeff, value_lr=value_lr, value_epochs=value_epochs,
+        value_minibatch=value_minibatch, hidden=list(hidden), log_std_init=log_std_init, seed=seed, torch_threads=1,
+        **{name: "learner" if fn is not None else "reference" for name, fn in [
+            ("conjugate_gradient", conjugate_gradient), ("fisher_vector_product", fisher_vector_product),
+            ("trust_region_step", trust_region_step), ("kl_categorical", kl_categorical)]},
+    )  # fmt: skip
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        # ---- env and agent
+        torch.manual_seed(seed)
+        envs = make_vector_env(env_id, num_envs)
+        collector = RolloutCollector(envs, seed=seed)
+        obs_dim = int(np.prod(envs.single_observation_space.shape))
+        discrete = isinstance(envs.single_action_space, gym.spaces.Discrete)
+        if discrete:
+            policy = CategoricalPolicy(obs_dim, int(envs.single_action_space.n), hidden)
+        else:
+            policy = GaussianPolicy(obs_dim, int(np.prod(envs.single_action_space.shape)), hidden, log_std_init)
+        value_net = ValueNet(obs_dim, hidden)
+        value_optimizer = torch.optim.Adam(value_net.parameters(), lr=value_lr)
+        names = [n for n, _ in policy.named_parameters()]
+        shapes = [p.shape for p in policy.parameters()]
+        sizes = [p.numel() for p in policy.parameters()]
+
+        def dist_params(theta: Tensor, obs: Tensor) -> tuple[Tensor, ...]:
+            """The policy's output at parameters theta: (logits,) or (mu, log_std)."""
+            params = {n: t.view(s) for n, t, s in zip(names, theta.split(sizes), shapes)}
+            net, prefix = (policy.logits_net, "logits_net.") if discrete else (policy.mu_net, "mu_net.")
+            out = functional_call(net, {n[len(prefix):]: t for n, t in params.items() if n.startswith(prefix)}, (obs,))
+            return (out,) if discrete else (out, params["log_std"].expand_as(out))
+
+        def log_prob(out: tuple[Tensor, ...], actions: Tensor) -> Tensor:
+            if discrete:
+                return torch.log_softmax(out[0], -1).gather(-1, actions[:, None]).squeeze(-1)
+            mu, log_std = out
+            return (-0.5 * ((actions - mu) / log_std.exp()) ** 2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
+
+        history = History(config=config)
+        history.trpo = {"kl": [], "backtracks": [], "expected_improvement": [], "surrogate_improvement": []}
+        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=f"TRPO {env_id}")
+        start = time.perf_counter()
+        while collector.global_step < total_steps:
+            # ---- rollout and GAE advantages
+            buffer = collector.collect(policy, value_net, num_steps)
+            advantages = spine.gae(buffer.bootstrapped_rewards(gamma), buffer.values, buffer.episode_ends,
+                                   buffer.last_value, gamma, lam)  # (T, N)
+            returns = (advantages + buffer.values).reshape(-1)  # regression targets for V
+            obs = buffer.obs.reshape(-1, obs_dim)  # (M, obs_dim), M = T N
+            actions = buffer.actions.reshape(-1, *buffer.actions.shape[2:])
+            adv = advantages.reshape(-1)
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+
+            # ---- the surrogate L(theta) = mean ratio * A, and the mean KL(pi_old || pi_theta)
+            theta_old = parameters_to_vector(policy.parameters()).detach()
+            with torch.no_grad():
+                out_old = dist_params(theta_old, obs)
+                logp_old = log_prob(out_old, actions)
+
+            def surrogate(theta: Tensor) -> Tensor:
+                return (torch.exp(log_prob(dist_params(theta, obs), actions) - logp_old) * adv).mean()
+
+            def kl_fn(theta: Tensor) -> Tensor:
+                out = dist_params(theta, obs)
+                if discrete:
+                    return kl_cat(out_old[0], out[0]).mean()
+                return kl_diag_gaussian(*out_old, *out).mean()
+
+            # ---- natural-gradient direction x ~ F^-1 g, scaled to the trust region
+            theta = theta_old.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(surrogate(theta), theta)
+            Fvp = lambda v: torch.as_tensor(fvp(kl_fn, theta_old, v, damping), dtype=torch.float32)  # noqa: E731
+            x = torch.as_tensor(cg(Fvp, g, cg_iters, 1e-10), dtype=torch.float32)
+            step = torch.as_tensor(tr_step(x, Fvp(x), max_kl), dtype=torch.float32)
+            expected = float(g @ step)
+
+            # ---- backtracking line search: surrogate must improve, KL must stay in the region
+            with torch.no_grad():
+                L_old = float(surrogate(theta_old))
+                theta_new, backtracks, gain, kl = theta_old, -1, 0.0, 0.0
+                for k in range(backtrack_iters):
+                    candidate = theta_old + backtrack_coeff**k * step
+                    cand_gain, cand_kl = float(surrogate(candidate)) - L_old, float(kl_fn(candidate))
+                    if np.isfinite(cand_gain) and cand_kl <= max_kl and cand_gain > 0:
+                        theta_new, backtracks, gain, kl = candidate, k, cand_gain, cand_kl
+                        break
+            vector_to_parameters(theta_new, policy.parameters())
+
+            # ---- value function: a few epochs of minibatch regression on the GAE returns
+            for _ in range(value_epochs):
+                for idx in torch.randperm(len(obs)).split(value_minibatch):
+                    v_loss = F.mse_loss(value_net(obs[idx]), returns[idx])
+                    value_optimizer.zero_grad()
+                    v_loss.backward()
+                    value_optimizer.step()
+
+            # ---- log
+            step_base = collector.global_step - len(obs)
+            ends = buffer.episode_ends.nonzero().tolist()  # (t, i) of each finished episode, in time order
+            for (t, _), ret in zip(ends, buffer.episode_returns):
+                history.episode_returns.append(ret)
+                history.episode_end_steps.append(step_base + (t + 1) * num_envs)
+            history.env_steps.append(collector.global_step)
+            recent = buffer.episode_returns or history.episode_returns[-1:] or [float("nan")]
+            history.iteration_mean_return.append(float(np.mean(recent)))
+            history.policy_loss.append(-gain)
+            history.value_loss.append(v_loss.item())
+            history.wall_time.append(time.perf_counter() - start)
+            for key, val in [("kl", kl), ("backtracks", backtracks), ("expected_improvement", expected),
+                             ("surrogate_improvement", gain)]:
+                history.trpo[key].append(val)
+            bar.update(min(len(obs), bar.total - bar.n))
+            bar.set_postfix(mean_return=f"{history.iteration_mean_return[-1]:.1f}", kl=f"{kl:.4f}")
+        bar.close()
+        envs.close()
+        history.policy = policy
+        return history
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _or_reference(fn: Callable | None, reference: Callable) -> Callable:
+    return reference if fn is None else fn

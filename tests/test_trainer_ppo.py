@@ -1,0 +1,90 @@
+"""The reference PPO: a known return from a fixed seed, determinism, every switch runs, learner hooks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils.trainers.ppo import PPOConfig, ZOO, evaluate_policy, ppo_config, train_ppo
+
+
+def test_zoo_cartpole_reaches_a_known_return_from_seed_0():
+    # measured (one torch thread): the rolling-20 mean first reaches 475 after 28,095 steps and ends at 500
+    history = train_ppo("CartPole-v1", total_steps=30_000, seed=0, progress=False)
+    steps, rolling = history.rolling_return(20)
+    assert rolling.max() >= 475, f"best rolling-20 mean {rolling.max():.1f}"
+    assert rolling[-1] >= 400, f"final rolling-20 mean {rolling[-1]:.1f}"
+    assert np.mean(evaluate_policy(history.policy, "CartPole-v1", episodes=3)) >= 400
+    assert history.env_steps[-1] >= 30_000 and history.config["torch_threads"] == 1
+
+
+def test_same_seed_same_run_and_thread_count_restored():
+    torch.set_num_threads(2)
+    a = train_ppo("CartPole-v1", total_steps=2_048, seed=3, progress=False)
+    b = train_ppo("CartPole-v1", total_steps=2_048, seed=3, progress=False)
+    c = train_ppo("CartPole-v1", total_steps=2_048, seed=4, progress=False)
+    assert a.episode_returns == b.episode_returns and a.policy_loss == b.policy_loss
+    assert a.episode_returns != c.episode_returns
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(1)
+
+
+def test_reset_steps_are_not_counted_as_transitions():
+    history = train_ppo("CartPole-v1", total_steps=1_000, num_envs=4, num_steps=64, seed=0, progress=False)
+    calls = 4 * 64 * len(history.env_steps)  # step() calls; the one after each episode's end only resets
+    episodes = len(history.episode_returns)
+    assert episodes > 0
+    assert calls - episodes <= history.env_steps[-1] <= calls - episodes + 4  # the last resets may be pending
+    assert sum(history.episode_returns) <= history.env_steps[-1]  # CartPole: reward 1 per real transition
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(objective="kl_penalty"), dict(clip_value=0.2, ent_coef=0.01), dict(target_kl=0.001),
+    dict(num_minibatches=4, update_epochs=2), dict(orthogonal_init=False, norm_adv=False, max_grad_norm=None),
+    dict(anneal_lr=False, anneal_clip=False), dict(norm_obs=True, norm_reward=True),
+], ids=lambda d: ",".join(d))
+def test_every_switch_runs(overrides):
+    history = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False, **overrides)
+    assert len(history.env_steps) >= 4 and np.isfinite(history.policy_loss).all()
+    if overrides.get("objective") == "kl_penalty":
+        assert len(set(history.diagnostics["kl_beta"])) > 1  # the adaptive beta moved
+    if "target_kl" in overrides:
+        assert min(history.diagnostics["epochs"]) < 20  # early stopping cut some updates short
+
+
+def test_continuous_actions_and_zoo_presets():
+    history = train_ppo("Pendulum-v1", total_steps=4_096, num_minibatches=8, update_epochs=2, seed=0, progress=False)
+    assert history.policy.continuous and len(history.episode_returns) >= 16
+    assert all(-1_700 < r <= 0 for r in history.episode_returns)
+    assert ppo_config("Pendulum-v1").num_steps == ZOO["Pendulum-v1"]["num_steps"] == 1024
+    assert ppo_config("Acrobot-v1").num_envs == PPOConfig().num_envs
+
+
+def test_learner_functions_are_called_and_recorded():
+    calls = {"clip": 0, "kl": 0, "beta": 0}
+
+    def my_clip(logp, logp_old, advantages, clip_eps):
+        calls["clip"] += 1
+        r = torch.exp(logp - logp_old.detach())
+        return -torch.min(r * advantages, r.clamp(1 - clip_eps, 1 + clip_eps) * advantages).mean()
+
+    def my_kl(logp, logp_old):
+        calls["kl"] += 1
+        x = logp - logp_old.detach()
+        return (x.exp() - 1 - x).mean()
+
+    def my_beta(beta, kl, target_kl):
+        calls["beta"] += 1
+        return beta * 2 if kl > 1.5 * target_kl else beta / 2 if kl < target_kl / 1.5 else beta
+
+    h = train_ppo("CartPole-v1", total_steps=512, seed=0, progress=False, ppo_clip_loss=my_clip)
+    assert calls["clip"] > 0 and h.config["ppo_clip_loss"] == "learner"
+    h = train_ppo("CartPole-v1", total_steps=512, seed=0, progress=False, objective="kl_penalty", approx_kl=my_kl,
+                  adaptive_kl_beta=my_beta)
+    assert calls["kl"] > 0 and calls["beta"] == len(h.env_steps) and h.config["adaptive_kl_beta"] == "learner"
+
+
+def test_a_detached_learner_loss_is_explained():
+    with pytest.raises(TypeError, match="without gradient"):
+        train_ppo("CartPole-v1", total_steps=256, progress=False,
+                  ppo_clip_loss=lambda logp, logp_old, adv, eps: (logp * adv).mean().detach())

@@ -1,0 +1,93 @@
+"""The TRPO trainer: it learns CartPole to a known number, it is deterministic for a seed, every
+accepted step respects the trust region, and it runs the learner's functions."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from course_utils.trainers import trpo
+from course_utils.trainers.trpo import train_trpo
+
+# As the shipped reference curve "trpo_cartpole", but shorter. Measured (seed 0, one thread,
+# torch 2.13 CPU, gymnasium 1.4): the rolling-20 mean return reaches 475 at 35,416 steps and
+# stands at MEASURED_40K after 40,960 steps; about 13 s on an idle 2-core machine.
+CARTPOLE = dict(env_id="CartPole-v1", num_envs=8, num_steps=256, gamma=0.99, lam=0.97, max_kl=0.01)
+MEASURED_40K = 479.6
+
+
+def test_trpo_learns_cartpole():
+    threads = torch.get_num_threads()
+    history = train_trpo(**CARTPOLE, total_steps=40_000, seed=0, progress=False)
+    assert torch.get_num_threads() == threads  # restored after training
+    _, rolling = history.rolling_return(20)
+    # the margin allows for another CPU's floating-point kernels
+    assert rolling[-1] >= 400, f"rolling mean return {rolling[-1]:.0f} (measured {MEASURED_40K})"
+    assert history.iteration_mean_return[0] < 60  # it started from a near-random policy
+    assert history.steps_to_reach(475) is not None
+    # every accepted step stayed inside the trust region and improved the surrogate
+    for kl, backtracks, gain in zip(history.trpo["kl"], history.trpo["backtracks"],
+                                    history.trpo["surrogate_improvement"]):
+        assert (backtracks == -1 and kl == 0.0 and gain == 0.0) or (0 <= kl <= 0.01 and gain > 0)
+    assert history.policy is not None
+
+
+def test_seeded_runs_are_identical():
+    def run(seed):
+        return train_trpo(**CARTPOLE, total_steps=4_096, seed=seed, progress=False)
+
+    a, b = run(3), run(3)
+    assert a.episode_returns == b.episode_returns and a.env_steps == b.env_steps
+    assert a.policy_loss == b.policy_loss and a.value_loss == b.value_loss and a.trpo == b.trpo
+    assert run(4).episode_returns != a.episode_returns
+
+
+def test_pendulum_runs_with_a_gaussian_policy():
+    h = train_trpo("Pendulum-v1", total_steps=4_096, num_envs=8, num_steps=256, gamma=0.95, lam=0.95,
+                   seed=0, progress=False)
+    assert len(h.env_steps) == 2 and h.episode_returns and all(r < 0 for r in h.episode_returns)
+    assert all(0 <= kl <= 0.01 for kl in h.trpo["kl"])
+
+
+def test_learner_functions_are_called_with_the_spine_signatures():
+    calls = {"cg": [], "fvp": [], "step": [], "kl": []}
+
+    def my_cg(Avp, b, iters=10, tol=1e-10):
+        calls["cg"].append((callable(Avp), tuple(b.shape), iters, tol))
+        return trpo.conjugate_gradient(Avp, b, iters, tol)
+
+    def my_fvp(kl_fn, theta, v, damping=0.0):
+        calls["fvp"].append((callable(kl_fn), tuple(theta.shape), tuple(v.shape), damping))
+        return trpo.fisher_vector_product(kl_fn, theta, v, damping)
+
+    def my_step(x, Fx, delta):
+        calls["step"].append((tuple(x.shape), tuple(Fx.shape), delta))
+        return trpo.trust_region_step(x, Fx, delta)
+
+    def my_kl(logits_p, logits_q):
+        calls["kl"].append((tuple(logits_p.shape), logits_p.requires_grad))
+        return trpo.kl_categorical(logits_p, logits_q)
+
+    kwargs = dict(**CARTPOLE, total_steps=2_048, seed=1, progress=False)
+    mine = train_trpo(conjugate_gradient=my_cg, fisher_vector_product=my_fvp, trust_region_step=my_step,
+                      kl_categorical=my_kl, **kwargs)
+    ref = train_trpo(**kwargs)
+    assert mine.episode_returns == ref.episode_returns and mine.trpo == ref.trpo
+    assert mine.config["conjugate_gradient"] == "learner" and ref.config["conjugate_gradient"] == "reference"
+    n_params = sum(p.numel() for p in ref.policy.parameters())
+    assert calls["cg"] == [(True, (n_params,), 10, 1e-10)]
+    assert all(c == (True, (n_params,), (n_params,), 0.1) for c in calls["fvp"]) and len(calls["fvp"]) >= 2
+    assert calls["step"] == [((n_params,), (n_params,), 0.01)]
+    assert all(shape == (2048, 2) and not grad for shape, grad in calls["kl"])  # pi_old carries no gradient
+
+
+def test_a_rejected_step_leaves_the_policy_unchanged():
+    def wrong_direction(x, Fx, delta):  # a step against the gradient can never improve the surrogate
+        return -trpo.trust_region_step(x, Fx, delta)
+
+    h = train_trpo(**CARTPOLE, total_steps=2_048, trust_region_step=wrong_direction, seed=0, progress=False)
+    assert h.trpo["backtracks"] == [-1] and h.trpo["kl"] == [0.0]
+    torch.manual_seed(0)
+    fresh = train_trpo(**CARTPOLE, total_steps=0, seed=0, progress=False).policy
+    for p, q in zip(h.policy.parameters(), fresh.parameters()):
+        assert torch.equal(p, q)
+    assert np.isfinite(h.value_loss).all()
