@@ -23,7 +23,9 @@ a terminal state (see :class:`course_utils.rl.rollout.RolloutBuffer`).
 """
 from __future__ import annotations
 
+import json
 import math
+import platform
 import time
 from typing import Callable, Literal, Sequence
 
@@ -299,16 +301,13 @@ LAMBDA_SWEEP = dict(
 
 
 def _sweep_path():
-    from importlib import resources
-    from pathlib import Path
+    from course_utils.trainers.reference import _data_dir
 
-    return Path(str(resources.files("course_utils"))) / "data" / "gae_lambda_sweep.json"
+    return _data_dir().parent / "gae_lambda_sweep.json"
 
 
 def make_lambda_sweep(progress: bool = True) -> dict:
     """Train every (lam, seed) of :data:`LAMBDA_SWEEP`; rolling-20 mean return on a grid, per run."""
-    import platform
-
     grid = np.arange(0, LAMBDA_SWEEP["config"]["total_steps"] + 1, LAMBDA_SWEEP["grid_step"])
     runs: dict[str, dict[str, dict]] = {}
     for lam in LAMBDA_SWEEP["lams"]:
@@ -324,8 +323,6 @@ def make_lambda_sweep(progress: bool = True) -> dict:
                 "episodes": len(history.episode_returns),
             }
             print(f"lam {lam} seed {seed}: final {runs[str(lam)][str(seed)]['final_rolling_return']}", flush=True)
-    import gymnasium
-
     return {
         "name": "gae_lambda_sweep",
         "description": "Actor-critic + GAE on Acrobot-v1 for several lam; rolling mean return over the last 20 "
@@ -336,7 +333,7 @@ def make_lambda_sweep(progress: bool = True) -> dict:
         "env_steps": grid.tolist(),
         "runs": runs,
         "meta": {"command": "python -m course_utils.trainers.reference gae_lambda_sweep", "torch_threads": 1,
-                 "versions": {"torch": torch.__version__, "gymnasium": gymnasium.__version__,
+                 "versions": {"torch": torch.__version__, "gymnasium": gym.__version__,
                               "numpy": np.__version__, "python": platform.python_version()},
                  "created": time.strftime("%Y-%m-%d")},
     }  # fmt: skip
@@ -344,8 +341,6 @@ def make_lambda_sweep(progress: bool = True) -> dict:
 
 def load_lambda_sweep() -> dict:
     """The cached sweep: ``data["env_steps"]`` (G,), ``data["runs"][str(lam)][str(seed)]["curve"]`` (G,)."""
-    import json
-
     data = json.loads(_sweep_path().read_text())
     for per_seed in data["runs"].values():
         for run in per_seed.values():
