@@ -26,7 +26,7 @@ def test_shipped_reference_curves_load(name):
     assert ref.env_steps.shape == ref.mean.shape == ref.min.shape == ref.max.shape
     ok = ~np.isnan(ref.mean)
     assert (ref.min[ok] <= ref.mean[ok] + 1e-6).all() and (ref.mean[ok] <= ref.max[ok] + 1e-6).all()
-    assert ref.config["env_id"] == "CartPole-v1" and ref.meta["torch_threads"] == 1
+    assert ref.config["env_id"] == REFERENCES[name][1]["env_id"] and ref.meta["torch_threads"] == 1
 
 
 def test_plot_runs_and_reference():

@@ -145,7 +145,8 @@ register(Exercise(
         "You need a scalar whose gradient is minus the policy gradient (1/M) sum_i grad log pi(a_i|s_i) w_i.",
         "Differentiate -(1/M) sum_i logp_i * w_i with respect to logp: that is the gradient you want. The weights "
         "must not receive any gradient.",
-        "-(logp * weights.detach()).mean()",
+        "Multiply logp elementwise by the detached weights, average over the batch, and flip the sign: an "
+        "optimiser minimises, and we want to climb.",
     ],
     success="Minimising this surrogate follows the policy gradient. Remember that its value says nothing about "
             "how well the policy performs; only its gradient matters.",

@@ -167,7 +167,8 @@ register(Exercise(
     hints=[
         "V(s) should predict the return from s: a regression problem, solved by minimising the squared error.",
         "Average (V(s_i) - hat R_i)^2 over the batch. Which of the two tensors must not be moved by the gradient?",
-        "((values - returns.detach()) ** 2).mean()",
+        "Take the difference between values and the detached returns, square it elementwise, then average over "
+        "the batch.",
     ],
     success="Minimising this makes V(s) the average return from s, the baseline that removes the most noise "
             "among state-dependent ones in practice.",
@@ -212,7 +213,8 @@ register(Exercise(
     hints=[
         "Shift and scale the batch so that it has mean 0 and standard deviation 1.",
         "Subtract advantages.mean(), divide by advantages.std() plus eps.",
-        "(advantages - advantages.mean()) / (advantages.std() + eps); eps protects a constant batch.",
+        "Two reductions over the whole batch, .mean() and .std() (torch's default is Bessel-corrected); eps goes "
+        "into the denominator only, next to the standard deviation.",
     ],
     success="Normalised advantages make the step size independent of the reward scale; the mean subtraction is "
             "itself a (batch-average) baseline.",

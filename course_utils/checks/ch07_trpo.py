@@ -355,7 +355,7 @@ register(Exercise(
         "The KL of a step s is about 1/2 s^T F s. Find the number beta for which the step beta x has exactly this "
         "KL equal to delta.",
         "1/2 beta^2 x^T F x = delta, so beta = sqrt(2 delta / x^T F x). You are given F x, so x^T F x = x @ Fx.",
-        "return torch.sqrt(2 * delta / (x @ Fx)) * x",
+        "Compute the scalar x @ Fx, turn it into beta with torch.sqrt, and scale x by beta (keep it a tensor).",
     ],
     success="With x = F^-1 g this is the natural-gradient step sqrt(2 delta / g^T F^-1 g) F^-1 g: delta replaces "
             "the learning rate, and it is measured in nats of KL, whatever the parametrisation.",
