@@ -60,7 +60,8 @@ register(Exercise(
         "No critic here: the baseline for an answer is how well the other answers to the same prompt did.",
         "Rows are prompts, columns are the G answers. Subtract each row's mean and divide by that row's standard "
         "deviation (plus eps): mean(dim=1, keepdim=True), std(dim=1, keepdim=True).",
-        "(rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)",
+        "Keep the row axis: rewards.mean(dim=1, keepdim=True) and rewards.std(dim=1, keepdim=True) have shape "
+        "(B, 1) and broadcast against (B, G). Subtract the first, then divide by the second plus eps.",
     ],
     success="Every prompt now contributes advantages of mean 0 and spread 1, whether it is easy or hard: the group "
             "is the baseline that a value network would otherwise have to learn.",

@@ -139,18 +139,19 @@ class Agent(nn.Module):
             self.biases.append(nn.Parameter(b))
         self.log_std = nn.Parameter(torch.full((act_dim,), cfg.log_std_init)) if continuous else None
         self.obs_rms = RunningMeanStd((obs_dim,)) if cfg.norm_obs else None
+        self.layers = tuple(zip(self.weights, self.biases))  # plain tuple: ParameterList indexing is slow
 
     def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """obs (B, obs_dim) -> (actor output (B, act_dim): logits or Gaussian mean, V(s) (B,))."""
         h = obs.expand(2, *obs.shape)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, w) if i == len(self.weights) - 1 else torch.tanh(torch.baddbmm(b, h, w))
+        for i, (w, b) in enumerate(self.layers):
+            h = torch.baddbmm(b, h, w) if i == len(self.layers) - 1 else torch.tanh(torch.baddbmm(b, h, w))
         return h[0], h[1, :, 0]
 
     def actor(self, obs: Tensor) -> Tensor:
         """The actor's half alone (for acting): obs (B, obs_dim) -> (B, act_dim)."""
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            obs = torch.addmm(b[0], obs, w[0]) if i == len(self.weights) - 1 else torch.tanh(torch.addmm(b[0], obs, w[0]))
+        for i, (w, b) in enumerate(self.layers):
+            obs = torch.addmm(b[0], obs, w[0]) if i == len(self.layers) - 1 else torch.tanh(torch.addmm(b[0], obs, w[0]))
         return obs
 
     def normalize(self, obs: np.ndarray) -> Tensor:
@@ -289,6 +290,8 @@ def train_ppo(
                 group["lr"] = cfg.lr * frac if cfg.anneal_lr else cfg.lr
             clip_eps = cfg.clip_eps * frac if cfg.anneal_clip else cfg.clip_eps
             M = len(b_obs)
+            if cfg.norm_adv and cfg.num_minibatches == 1:  # the minibatch is the batch: normalise once
+                b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
             mb_size = math.ceil(M / cfg.num_minibatches)
             epoch = 0
             for epoch in range(1, cfg.update_epochs + 1):
@@ -297,7 +300,7 @@ def train_ppo(
                 for idx in minibatches:
                     logp, new_values, entropy = agent.evaluate(b_obs[idx], b_actions[idx], entropy=cfg.ent_coef != 0)
                     mb_adv, mb_logp_old = b_adv[idx], b_logp[idx]
-                    if cfg.norm_adv and len(mb_adv) > 1:
+                    if cfg.norm_adv and cfg.num_minibatches > 1 and len(mb_adv) > 1:
                         mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
                     if cfg.objective == "clip":
                         policy_loss = clip_loss_fn(logp, mb_logp_old, mb_adv, clip_eps)
