@@ -24,7 +24,7 @@ from course_utils.grading.guard import GradingTimeout, Outcome, _deadline, call_
 from course_utils.grading.spec import Case, Exercise, registry
 
 TOTAL_BUDGET_S = 20.0  # a whole check stops after this much learner time
-MISTAKE_TIMEOUT_S = 1.0  # a catalogued mistake that loops (e.g. ignores truncation) is abandoned
+MISTAKE_TIMEOUT_S = 3.0  # a catalogued mistake that loops (e.g. ignores truncation) is abandoned
 
 
 @dataclass(repr=False)

@@ -233,8 +233,7 @@ def train_ppo(
         actions = torch.zeros((T, N, act_dim)) if continuous else torch.zeros((T, N), dtype=torch.long)
         rewards, terminated, truncated, valid = (np.zeros((T, N), dtype=np.float32) for _ in range(4))
         raw_obs, _ = envs.reset(seed=cfg.seed)
-        prev_done = np.zeros(N, dtype=bool)  # the next step of these envs is a reset step
-        running_return = np.zeros(N)
+        prev_done, running_return = np.zeros(N, dtype=bool), np.zeros(N)  # prev_done: next step is a reset step
         beta, steps = cfg.kl_beta, 0
         bar = tqdm(total=cfg.total_steps, disable=not progress, unit="step", desc=f"PPO {cfg.env_id}")
         start = time.perf_counter()
@@ -289,11 +288,9 @@ def train_ppo(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * frac if cfg.anneal_lr else cfg.lr
             clip_eps = cfg.clip_eps * frac if cfg.anneal_clip else cfg.clip_eps
-            M = len(b_obs)
+            M, mb_size = len(b_obs), math.ceil(len(b_obs) / cfg.num_minibatches)
             if cfg.norm_adv and cfg.num_minibatches == 1:  # the minibatch is the batch: normalise once
                 b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
-            mb_size = math.ceil(M / cfg.num_minibatches)
-            epoch = 0
             for epoch in range(1, cfg.update_epochs + 1):
                 # one minibatch is the whole batch (its order does not matter): a slice, no copy
                 minibatches = [slice(None)] if cfg.num_minibatches == 1 else torch.randperm(M).split(mb_size)
