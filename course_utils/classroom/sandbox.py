@@ -87,10 +87,21 @@ def sandbox_mode() -> tuple[str, str]:
     return "bwrap", ""
 
 
+def _needed_under_private_dirs() -> list[str]:
+    """Read-only paths the child needs that the private /tmp and /dev/shm would hide: the
+    interpreter's environment and the course checkout itself (a clone under /tmp, as in CI)."""
+    needed = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent),
+              str(Path(__file__).resolve().parents[2])}
+    return sorted(p for p in needed if p.startswith(("/tmp/", "/dev/shm/")) and Path(p).exists())
+
+
 def _bwrap_args(scratch: Path) -> list[str]:
-    return ["--unshare-all", "--die-with-parent", "--new-session",
+    args = ["--unshare-all", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--tmpfs", "/dev/shm", "--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+            "--tmpfs", "/dev/shm"]
+    for path in _needed_under_private_dirs():
+        args += ["--ro-bind", path, path]
+    return args + ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
 
 
 def _drop_privileges_fn(slot: int) -> Callable[[], None]:
