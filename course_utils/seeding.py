@@ -1,8 +1,10 @@
 """One call that makes a notebook reproducible."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,3 +24,19 @@ def seed_everything(seed: int = 0, threads: int = 1) -> int:
     torch.set_num_threads(threads)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     return seed
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run a block with one torch thread, then restore the previous count.
+
+    Trainers use it: the thread count changes floating-point sums and hence learning curves, so
+    stored, compared and tested results are all produced with one thread (also the fastest for
+    the small networks of this course).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -41,6 +41,7 @@ from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import RolloutCollector, make_vector_env
 from course_utils.trainers.history import History
 from course_utils.trainers.reinforce import _checked
+from course_utils.seeding import one_torch_thread
 
 __all__ = ["ActorCritic", "train_a2c", "bootstrapped_returns", "lambda_returns", "a2c_loss"]
 
@@ -214,9 +215,7 @@ def train_a2c(
         **{fn.name: fn.source for fn in used}, a2c_loss=a2c_loss.source,
     )  # fmt: skip
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         # ---- env and agent
         torch.manual_seed(seed)
         envs = make_vector_env(env_id, num_envs)
@@ -283,8 +282,6 @@ def train_a2c(
         envs.close()
         history.policy = agent
         return history
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 # ----------------------------------------------------------------------------- the lam lab's cache

@@ -37,6 +37,7 @@ from course_utils.rl.policies import mlp
 from course_utils.trainers.history import History
 from course_utils.trainers.ppo import ppo_clip_loss
 from course_utils.trainers.reinforce import _checked
+from course_utils.seeding import one_torch_thread
 
 __all__ = ["SortTask", "SequencePolicy", "group_relative_advantages", "grpo_loss", "train_grpo", "train_ppo_critic",
            "success_rate", "smoothed"]
@@ -154,9 +155,7 @@ def train_grpo(
                                   prompts_per_iteration=prompts_per_iteration, group_size=group_size, epochs=epochs,
                                   clip_eps=clip_eps, beta=beta, lr=lr, seed=seed, torch_threads=1,
                                   group_relative_advantages=advantages_fn.source, grpo_loss=loss_fn.source))
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         policy = SequencePolicy(task)
@@ -180,8 +179,6 @@ def train_grpo(
             _record(history, rewards, start, loss.item(), float("nan"))
         history.policy = policy
         return history
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 # ----------------------------------------------------------------------------- PPO with a critic
@@ -205,9 +202,7 @@ def train_ppo_critic(
                                   iterations=iterations, answers_per_iteration=answers_per_iteration, epochs=epochs,
                                   clip_eps=clip_eps, gae_lambda=gae_lambda, lr=lr, value_coef=value_coef, seed=seed,
                                   torch_threads=1))
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         policy = SequencePolicy(task, value_head=True)
@@ -238,8 +233,6 @@ def train_ppo_critic(
             _record(history, rewards, start, p_loss.item(), v_loss.item())
         history.policy = policy
         return history
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 _REFERENCE = {"group_relative_advantages": group_relative_advantages, "grpo_loss": grpo_loss}

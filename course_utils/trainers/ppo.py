@@ -39,6 +39,7 @@ from course_utils.trainers import ppo_parts as ref
 from course_utils.trainers.ppo_parts import (RunningMeanStd, adaptive_kl_beta, approx_kl, clip_grad_norm,  # noqa: F401
                                              clipped_value_loss, evaluate_policy, ppo_clip_loss)
 from course_utils.trainers.reinforce import _checked
+from course_utils.seeding import one_torch_thread
 
 __all__ = ["PPOConfig", "ZOO", "ppo_config", "train_ppo", "evaluate_policy", "ppo_clip_loss", "approx_kl",
            "clipped_value_loss", "adaptive_kl_beta"]
@@ -212,9 +213,7 @@ def train_ppo(
             "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "reference") if penalty else None}
     history = History(config={**dataclasses.asdict(cfg), "hidden": list(cfg.hidden), "torch_threads": 1, **used})
     history.diagnostics = {"approx_kl": [], "clip_fraction": [], "kl_beta": [], "epochs": []}
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         # ---- env and agent
         torch.manual_seed(cfg.seed)
         envs = ref.make_envs(cfg.env_id, cfg.num_envs)  # next-step autoreset
@@ -345,5 +344,3 @@ def train_ppo(
         envs.close()
         history.policy = agent
         return history
-    finally:
-        torch.set_num_threads(previous_threads)

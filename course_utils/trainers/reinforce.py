@@ -34,6 +34,7 @@ from course_utils.rl import functional as reference
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
 from course_utils.rl.rollout import Episode, collect_episodes
 from course_utils.trainers.history import History
+from course_utils.seeding import one_torch_thread
 
 __all__ = ["train_reinforce", "mse_value_loss"]
 
@@ -112,9 +113,7 @@ def train_reinforce(
         pg_loss=pg_loss.source, value_loss=value_loss.source if baseline else None,
     )  # fmt: skip
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         # ---- env and agent
         torch.manual_seed(seed)
         env = gym.make(env_id)
@@ -198,8 +197,6 @@ def train_reinforce(
         env.close()
         history.policy = policy
         return history
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _bootstrapped_rewards(ep: Episode, value_net: torch.nn.Module | None, gamma: float) -> Tensor:

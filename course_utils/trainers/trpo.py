@@ -32,6 +32,7 @@ from course_utils.rl import functional as spine
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
 from course_utils.rl.rollout import RolloutCollector, make_vector_env
 from course_utils.trainers.history import History
+from course_utils.seeding import one_torch_thread
 
 __all__ = ["train_trpo", "kl_categorical", "kl_diag_gaussian", "conjugate_gradient",
            "fisher_vector_product", "trust_region_step"]
@@ -161,9 +162,7 @@ def train_trpo(
             ("conjugate_gradient", conjugate_gradient), ("fisher_vector_product", fisher_vector_product),
             ("trust_region_step", trust_region_step), ("kl_categorical", kl_categorical)]},
     )  # fmt: skip
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         # ---- env and agent
         torch.manual_seed(seed)
         envs = make_vector_env(env_id, num_envs)
@@ -272,8 +271,6 @@ def train_trpo(
         envs.close()
         history.policy = policy
         return history
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _or_reference(fn: Callable | None, reference: Callable) -> Callable:
