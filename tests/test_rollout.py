@@ -184,3 +184,42 @@ def test_categorical_act_samples_like_its_distribution():
     expected = dist.sample()
     assert torch.equal(actions, expected)
     assert torch.allclose(logp, dist.log_prob(actions), atol=1e-6)
+
+
+def test_fast_cartpole_steps_like_gymnasium_and_resets_on_the_same_step():
+    """make_vector_env(..., fast=True): Gymnasium's CartPole dynamics, rewards, termination and
+    time limit, step for step, with the finished carts reset inside the step that ended them."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    from course_utils.rl.rollout import SameStepCartPoleVectorEnv
+
+    fast, gym_envs = make_vector_env("CartPole-v1", 8, fast=True), CartPoleVectorEnv(8)
+    assert isinstance(fast, SameStepCartPoleVectorEnv) and fast.spec.id == "CartPole-v1"
+    assert fast.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    obs, _ = fast.reset(seed=3)
+    assert np.array_equal(obs, gym_envs.reset(seed=3)[0])
+    fast.max_episode_steps = gym_envs.max_episode_steps = 40  # reach the time limit too
+    rng, ends, truncations = np.random.default_rng(0), 0, 0
+    for _ in range(2_000):
+        action = rng.integers(0, 2, 8)
+        gym_envs.state, gym_envs.steps = fast.state.copy(), fast.steps.copy()  # same start, no pending reset
+        gym_envs.prev_done[:] = False
+        expected = gym_envs.step(action)
+        obs, reward, terminated, truncated, info = fast.step(action)
+        done = terminated | truncated
+        assert np.array_equal(reward, expected[1]) and reward.dtype == np.float32
+        assert np.array_equal(terminated, expected[2]) and np.array_equal(truncated, expected[3])
+        if done.any():
+            assert np.array_equal(info["_final_obs"], done)
+            assert np.array_equal(info["final_obs"][done], expected[0][done])  # the episode's last obs
+            assert np.all(np.abs(obs[done]) <= 0.05) and np.all(fast.steps[done] == 0)  # already reset
+        assert np.array_equal(obs[~done], expected[0][~done])
+        ends, truncations = ends + done.sum(), truncations + (truncated & ~terminated).sum()
+    assert ends > 100 and truncations > 0
+
+
+def test_fast_is_only_for_cartpole():
+    envs = make_vector_env("Acrobot-v1", 2, fast=True)
+    assert isinstance(envs, gym.vector.SyncVectorEnv)
+    assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    envs.close()
