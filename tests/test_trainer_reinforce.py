@@ -100,6 +100,14 @@ def test_history_json_round_trip():
     assert again.episode_returns == history.episode_returns
     assert again.config == json.loads(json.dumps(history.config))
     assert np.isnan(again.value_loss).all()
+    # NaN anywhere in the numeric records is strict JSON's null; a trainer's extra records survive
+    history.iteration_mean_return[0] = float("nan")
+    history.diagnostics = {"approx_kl": [0.01, float("nan")], "epochs": [3, 4]}
+    text = history.to_json()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
+    again = History.from_json(text)
+    assert np.isnan(again.iteration_mean_return[0]) and again.iteration_mean_return[1:] == history.iteration_mean_return[1:]
+    assert again.diagnostics["epochs"] == [3, 4] and np.isnan(again.diagnostics["approx_kl"][1])
     grid = np.array([0, history.episode_end_steps[0], history.env_steps[-1]])
     curve = history.curve(grid)
     assert np.isnan(curve[0]) and curve[1] == history.episode_returns[0]

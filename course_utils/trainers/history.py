@@ -37,17 +37,22 @@ class History:
     policy: Any = field(default=None, repr=False, compare=False)  # the trained network (not saved)
 
     def to_json(self) -> str:
-        """The whole record as a JSON string (NaN is written as null; the policy is not saved)."""
+        """The whole record as strict JSON: NaN is written as null, the policy is not saved,
+        and a trainer's extra per-update records (PPO's ``history.diagnostics``, TRPO's
+        ``history.trpo``) are kept under "extras"."""
         data = asdict(self)
         data.pop("policy", None)
-        data["value_loss"] = [None if np.isnan(v) else v for v in self.value_loss]
-        return json.dumps(data)
+        data["extras"] = {k: v for k, v in vars(self).items() if k not in data and k != "policy"}
+        return json.dumps(_nan_to_null(data), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> "History":
-        data = json.loads(text)
-        data["value_loss"] = [float("nan") if v is None else v for v in data["value_loss"]]
-        return cls(**data)
+        data = _null_to_nan(json.loads(text))
+        extras = data.pop("extras", {})
+        history = cls(**data)
+        for name, value in extras.items():
+            setattr(history, name, value)
+        return history
 
     def rolling_return(self, window: int = 20) -> tuple[np.ndarray, np.ndarray]:
         """Mean return of the last ``window`` episodes, at each episode's end.
@@ -82,3 +87,24 @@ class History:
         step = int(steps[hits[0]])
         seconds = float(np.interp(step, [0, *self.env_steps], [0.0, *self.wall_time]))
         return step, seconds
+
+
+def _nan_to_null(x: Any) -> Any:
+    if isinstance(x, float) and np.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_to_null(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_null(v) for v in x]
+    return x
+
+
+def _null_to_nan(x: Any, key: str = "") -> Any:
+    """null inside the numeric records becomes NaN again; the config's nulls stay None."""
+    if key == "config":
+        return x
+    if isinstance(x, dict):
+        return {k: _null_to_nan(v, k) for k, v in x.items()}
+    if isinstance(x, list):
+        return [float("nan") if v is None else _null_to_nan(v) for v in x]
+    return x
