@@ -62,7 +62,7 @@ def plot_learning_curves(
             low, high = ref.min, ref.max
         else:
             low, high = ref.mean - ref.std, ref.mean + ref.std
-        line = ax.plot(ref.env_steps, ref.mean, "--", label=f"reference: {ref.name} ({len(ref.seeds)} seed{"s" if len(ref.seeds) > 1 else ""})")[0]
+        line = ax.plot(ref.env_steps, ref.mean, "--", label=f"reference: {ref.name} ({len(ref.seeds)} seed{'s' if len(ref.seeds) > 1 else ''})")[0]
         ax.fill_between(ref.env_steps, low, high, color=line.get_color(), alpha=0.12, linewidth=0)
 
     if target is not None:
