@@ -303,10 +303,10 @@ def main(argv: list[str] | None = None) -> None:
     began = time.perf_counter()
     results: dict = {name: {system: {} for system in _systems(TASKS[name])} for name in args.tasks}
 
-    def runner(task: dict, system: str):
+    def train(system: str, task: dict, seed: int) -> dict:
         if system == "sb3":
-            return run_sb3
-        return lambda task, seed: run_course(task, seed, **task.get("variants", {}).get(system, {}))
+            return run_sb3(task, seed)
+        return run_course(task, seed, **task.get("variants", {}).get(system, {}))
 
     def save(complete: bool) -> None:  # after every run, so that an interrupted benchmark leaves its results
         notes = list(NOTES)
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
             for system in order:
                 if name.startswith("a2c") and system.startswith("course") and not _has_a2c():
                     continue
-                run = runner(TASKS[name], system)(TASKS[name], seed)
+                run = train(system, TASKS[name], seed)
                 results[name][system][str(seed)] = run
                 print(f"{name} {system} seed {seed}: {run['steps_per_s']:,.0f} steps/s, target after "
                       f"{run['steps_to_target']} steps / {run['seconds_to_target']} s, eval {run['final_eval']:.1f}",

@@ -168,13 +168,13 @@ class SameStepCartPoleVectorEnv(CartPoleVectorEnv):
         terminated = (np.abs(x) > self.x_threshold) | (np.abs(theta) > self.theta_threshold_radians)
         truncated = self.steps >= self.max_episode_steps
         reward = np.ones(self.num_envs, dtype=np.float32)
-        obs, info = self.state.T.astype(np.float32), {}
+        obs, info = state.T.astype(np.float32), {}
         done = terminated | truncated
         if done.any():  # same-step autoreset of the finished carts
             info = {"final_obs": obs.copy(), "_final_obs": done}
-            self.state[:, done] = self.np_random.uniform(low=self.low, high=self.high, size=(4, int(done.sum())))
+            state[:, done] = self.np_random.uniform(low=self.low, high=self.high, size=(4, int(done.sum())))
             self.steps[done] = 0
-            obs[done] = self.state[:, done].T
+            obs[done] = state[:, done].T
         return obs, reward, terminated, truncated, info
 
 

@@ -137,7 +137,7 @@ class ActorCritic(nn.Module):
 
     def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int] = (64, 64), shared: bool = False):
         super().__init__()
-        hidden, self.shared, self.n_actions = list(hidden), shared, n_actions
+        hidden, self.shared = list(hidden), shared
         if shared:  # body: every layer followed by tanh; heads: one linear layer each
             body = _linears(mlp(obs_dim, hidden[-1], hidden[:-1], out_gain=math.sqrt(2)))
             pi_head, v_head = _linears(mlp(hidden[-1], n_actions, (), out_gain=0.01)), _linears(
