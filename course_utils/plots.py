@@ -8,10 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from course_utils.bands import describe_run
 from course_utils.trainers.history import History
 from course_utils.trainers.reference import ReferenceCurve, load_reference
 
-__all__ = ["plot_learning_curves", "load_reference"]
+__all__ = ["plot_learning_curves", "load_reference", "describe_run"]
 
 Runs = Union[History, Sequence[History]]
 
@@ -32,12 +33,15 @@ def plot_learning_curves(
             read as the rolling mean return of its last ``smooth`` episodes; a list is drawn
             as the mean over runs with a band.
         reference: name(s) of shipped reference curves (e.g. "reinforce_rtg_baseline_cartpole",
-            see :func:`load_reference`) or loaded :class:`ReferenceCurve` objects, drawn dashed
-            with their band over seeds. Shipped curves use ``smooth=20``.
+            see :func:`load_reference`) or loaded :class:`ReferenceCurve` objects, drawn dashed:
+            the median over seeds, shaded over the range of the seeds. Shipped curves use
+            ``smooth=20``.
         ax: axes to draw on; a new figure when None.
         smooth: episodes in the rolling mean (1: raw episode returns).
         band: "minmax" shades min to max over runs, "std" the mean +- one standard deviation.
-        target: draw a horizontal line at this return (475 is CartPole-v1's "solved").
+        target: draw a horizontal line at this return (475 is CartPole-v1's "solved"), mark on it
+            where each run first reached it (a star) and, for a reference, the range of steps at
+            which its seeds first reached it (a thick segment, a tick at the median).
         points: grid points along the step axis.
 
     Returns:
@@ -58,20 +62,56 @@ def plot_learning_curves(
     references = [] if reference is None else [reference] if isinstance(reference, (str, ReferenceCurve)) else reference
     for ref in references:
         ref = load_reference(ref) if isinstance(ref, str) else ref
+        many = len(ref.seeds) > 1
         if band == "minmax":
-            low, high = ref.min, ref.max
+            center, low, high = ref.median, ref.min, ref.max
+            what = f"median and range of {len(ref.seeds)} seeds" if many else "1 seed"
         else:
-            low, high = ref.mean - ref.std, ref.mean + ref.std
-        line = ax.plot(ref.env_steps, ref.mean, "--", label=f"reference: {ref.name} ({len(ref.seeds)} seed{'s' if len(ref.seeds) > 1 else ''})")[0]
+            center, low, high = ref.mean, ref.mean - ref.std, ref.mean + ref.std
+            what = f"mean +- std of {len(ref.seeds)} seeds" if many else "1 seed"
+        line = ax.plot(ref.env_steps, center, "--", label=f"reference: {ref.name} ({what})")[0]
         ax.fill_between(ref.env_steps, low, high, color=line.get_color(), alpha=0.12, linewidth=0)
+        if target is not None and many and band == "minmax":
+            _mark_steps_to_target(ax, ref, target, line.get_color())
 
     if target is not None:
         ax.axhline(target, color="grey", linewidth=0.8, linestyle=":")
+        # where each of the learner's runs first reached the target: a marker on the target line
+        for label, runs in curves.items():
+            for run in [runs] if isinstance(runs, History) else list(runs):
+                reached = run.steps_to_reach(target, smooth)
+                if reached is not None:
+                    ax.plot([reached[0]], [target], marker="*", markersize=11, color="black", zorder=5,
+                            linestyle="none")
+    if references and curves:
+        # a learner's run shorter than the reference: say where it stops
+        ends = [run.env_steps[-1] for runs in curves.values()
+                for run in ([runs] if isinstance(runs, History) else list(runs)) if run.env_steps]
+        longest_ref = max((load_reference(r) if isinstance(r, str) else r).env_steps[-1] for r in references)
+        if ends and max(ends) < 0.9 * longest_ref:
+            ax.axvline(max(ends), color="black", linewidth=0.8, linestyle=":")
+            ax.annotate("your run ends here", (max(ends), 0.02), xycoords=("data", "axes fraction"),
+                        rotation=90, fontsize="x-small", ha="right", va="bottom")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"return (mean of last {smooth} episodes)" if smooth > 1 else "episode return")
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
     return ax
+
+
+def _mark_steps_to_target(ax: Axes, ref: ReferenceCurve, target: float, color: str) -> None:
+    """On the target line: the range of steps at which the reference seeds first reached it,
+    with a tick at the median (seeds that never reached it are left out of the range)."""
+    from course_utils.bands import steps_band
+
+    steps = steps_band(ref.steps_to(target))
+    finite = [v for v in steps.values if np.isfinite(v)]
+    if not finite:
+        return
+    ax.plot([min(finite), max(finite)], [target, target], color=color, linewidth=5, alpha=0.45,
+            solid_capstyle="butt", label=f"{ref.name}: first reached {target:g} ({len(finite)}/{steps.n} seeds)")
+    if np.isfinite(steps.median):
+        ax.plot([steps.median], [target], marker="|", markersize=14, color=color, markeredgewidth=2)
 
 
 def _draw(ax: Axes, grid: np.ndarray, values: np.ndarray, label: str, band: str, linestyle: str) -> None:

@@ -20,3 +20,6 @@ def _isolated_progress(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # scripts/test.sh runs these again under another floating-point path (another machine)
+    config.addinivalue_line("markers", "learning: trains an agent; must hold on any CPU's float path")
+    config.addinivalue_line("markers", "numerics: compares floating-point math; must hold on any CPU")

@@ -9,6 +9,8 @@ from course_utils.checks.ch05_gae import k_step_advantage
 from course_utils.rl.functional import gae, td_residuals
 from course_utils.trainers.a2c import bootstrapped_returns, lambda_returns
 
+pytestmark = pytest.mark.numerics  # run again under another float path (scripts/test.sh)
+
 GAMMAS = [0.0, 0.5, 0.9, 0.99, 1.0]
 LAMS = [0.0, 0.5, 0.9, 0.95, 1.0]
 

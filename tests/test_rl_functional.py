@@ -8,6 +8,8 @@ import torch
 
 from course_utils.rl.functional import discounted_return, gae, pg_loss, reward_to_go, td_residuals
 
+pytestmark = pytest.mark.numerics  # run again under another float path (scripts/test.sh)
+
 GAMMAS = [0.0, 0.5, 0.9, 0.99, 1.0]
 LAMS = [0.0, 0.5, 0.95, 1.0]
 

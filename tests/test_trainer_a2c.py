@@ -1,4 +1,4 @@
-"""The A2C trainer: it learns CartPole to a known number, it is deterministic for a seed, and it
+"""The A2C trainer: it learns CartPole on every seed tried, it is deterministic for a seed, and it
 calls the learner's functions with (T, N) tensors and the spine's signatures."""
 from __future__ import annotations
 
@@ -8,26 +8,21 @@ import torch
 from course_utils.rl import functional as reference
 from course_utils.trainers import a2c as A2C
 from course_utils.trainers.a2c import train_a2c
+from tests.learning import assert_learns
 
 # the shipped reference curve "a2c_cartpole" (8 envs x 5 steps, Adam 1e-3, no entropy bonus),
-# shortened. Measured (seed 2, one thread, torch 2.13 CPU, gymnasium 1.4): the rolling-20 mean
-# return first reaches 475 at 35,600 steps and stands at 476.6 after 40,000 steps (about 4 s on
-# an idle 2-core machine).
+# shortened to 40,000 steps (about 4 s a seed).
 A2C_CONFIG = dict(env_id="CartPole-v1", advantage="n_step", num_envs=8, num_steps=5, lr=1e-3, gamma=0.99,
                   value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5)  # fmt: skip
 
 
-def test_a2c_learns_cartpole_from_a_fixed_seed():
+@pytest.mark.learning
+def test_a2c_learns_cartpole_on_every_seed():
     threads = torch.get_num_threads()
-    history = train_a2c(**A2C_CONFIG, total_steps=40_000, seed=2, progress=False)
+    runs = assert_learns(lambda seed: train_a2c(**A2C_CONFIG, total_steps=40_000, seed=seed, progress=False),
+                         seeds=[0, 1, 2], threshold=150, reference="a2c_cartpole", budget=40_000)
     assert torch.get_num_threads() == threads  # restored after training
-    steps, rolling = history.rolling_return(20)
-    assert history.episode_returns[0] < 60  # it started from a near-random policy
-    # measured 476.6; the margin allows for a different CPU's floating-point kernels
-    assert rolling[-1] >= 400, f"rolling mean return {rolling[-1]:.0f} after {steps[-1]} steps"
-    reached = history.steps_to_reach(475)
-    assert reached is not None and reached[0] <= 40_000
-    assert history.policy is not None and history.config["a2c_loss"] == "reference"
+    assert all(h.policy is not None and h.config["a2c_loss"] == "reference" for h in runs)
 
 
 def test_seeded_runs_are_identical():

@@ -1,4 +1,4 @@
-"""The reference PPO: a known return from a fixed seed, determinism, every switch runs, learner hooks."""
+"""The reference PPO: it learns on every seed tried, determinism, every switch runs, learner hooks."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,16 +6,19 @@ import pytest
 import torch
 
 from course_utils.trainers.ppo import PPOConfig, ZOO, evaluate_policy, ppo_config, train_ppo
+from tests.learning import assert_learns
 
 
-def test_zoo_cartpole_reaches_a_known_return_from_seed_0():
-    # measured (one torch thread): the rolling-20 mean first reaches 475 after 28,095 steps and ends at 500
-    history = train_ppo("CartPole-v1", total_steps=30_000, seed=0, progress=False)
-    steps, rolling = history.rolling_return(20)
-    assert rolling.max() >= 475, f"best rolling-20 mean {rolling.max():.1f}"
-    assert rolling[-1] >= 400, f"final rolling-20 mean {rolling[-1]:.1f}"
-    assert np.mean(evaluate_policy(history.policy, "CartPole-v1", episodes=3)) >= 400
-    assert history.env_steps[-1] >= 30_000 and history.config["torch_threads"] == 1
+@pytest.mark.learning
+def test_zoo_cartpole_learns_on_every_seed():
+    # 3 seeds, 30k steps: each must rise far above a random policy (~22). The 8 reference seeds'
+    # best rolling-20 mean by 30k steps is checked to leave a wide margin (tests/learning.py).
+    runs = assert_learns(lambda seed: train_ppo("CartPole-v1", total_steps=30_000, seed=seed, progress=False),
+                         seeds=[0, 1, 2], threshold=200, reference="ppo_cartpole", budget=30_000)
+    for history in runs:
+        assert history.env_steps[-1] >= 30_000 and history.config["torch_threads"] == 1
+    best = max(runs, key=lambda h: h.rolling_return(20)[1][-1])
+    assert np.mean(evaluate_policy(best.policy, "CartPole-v1", episodes=3)) >= 200
 
 
 def test_same_seed_same_run_and_thread_count_restored():

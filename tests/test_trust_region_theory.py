@@ -17,6 +17,8 @@ from course_utils.trainers.trpo import (
     trust_region_step,
 )
 
+pytestmark = pytest.mark.numerics  # run again under another float path (scripts/test.sh)
+
 MDPS = [(5, 3, 0.9, 0, 1.0), (8, 2, 0.95, 1, 3.0), (12, 4, 0.99, 2, 1.0), (3, 5, 0.5, 3, 5.0)]
 
 

@@ -412,13 +412,13 @@ def _sweep_path():
     return _data_dir().parent / "gae_lambda_sweep.json"
 
 
-def make_lambda_sweep(progress: bool = True) -> dict:
+def make_lambda_sweep(seeds: list[int] | None = None, progress: bool = True) -> dict:
     """Train every (lam, seed) of :data:`LAMBDA_SWEEP`; rolling-20 mean return on a grid, per run."""
     grid = np.arange(0, LAMBDA_SWEEP["config"]["total_steps"] + 1, LAMBDA_SWEEP["grid_step"])
     runs: dict[str, dict[str, dict]] = {}
     for lam in LAMBDA_SWEEP["lams"]:
         runs[str(lam)] = {}
-        for seed in LAMBDA_SWEEP["seeds"]:
+        for seed in seeds or LAMBDA_SWEEP["seeds"]:
             history = train_a2c(**LAMBDA_SWEEP["config"], lam=lam, seed=seed, progress=progress)
             curve = history.curve(grid, 20)
             reached = history.steps_to_reach(-100, 20)
@@ -435,7 +435,7 @@ def make_lambda_sweep(progress: bool = True) -> dict:
                        "training episodes, per run, on a grid of environment steps.",
         "config": LAMBDA_SWEEP["config"],
         "lams": LAMBDA_SWEEP["lams"],
-        "seeds": LAMBDA_SWEEP["seeds"],
+        "seeds": list(seeds or LAMBDA_SWEEP["seeds"]),
         "env_steps": grid.tolist(),
         "runs": runs,
         "meta": {"command": "python -m course_utils.trainers.reference gae_lambda_sweep", "torch_threads": 1,

@@ -20,7 +20,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,11 @@ REFERENCES: dict[str, tuple[str, dict[str, Any]]] = {
     "a2c_cartpole": (
         "Chapter 4: A2C, n-step returns bootstrapped at the end of 5-step rollouts, 8 environments.",
         dict(trainer="a2c", env_id="CartPole-v1", advantage="n_step", total_steps=150_000, num_envs=8, num_steps=5,
+             lr=1e-3, gamma=0.99, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5),
+    ),
+    "a2c_td_cartpole": (
+        "Chapter 4: one-step actor-critic (advantage = TD residual, critic on TD(0) targets), otherwise as a2c_cartpole.",
+        dict(trainer="a2c", env_id="CartPole-v1", advantage="td", total_steps=150_000, num_envs=8, num_steps=5,
              lr=1e-3, gamma=0.99, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5),
     ),
     "a2c_gae_acrobot": (
@@ -106,7 +111,11 @@ OPTIONAL = {"ppo_halfcheetah"}
 
 @dataclass
 class ReferenceCurve:
-    """A shipped learning curve: statistics over seeds on a common grid of env steps."""
+    """A shipped learning curve: every seed's curve and statistics over seeds on a common grid.
+
+    The band the course draws and quotes is the median over seeds with the range of the seeds
+    (see :mod:`course_utils.bands`); mean and std are kept for reference.
+    """
 
     name: str
     description: str
@@ -119,6 +128,57 @@ class ReferenceCurve:
     config: dict[str, Any]  # the train_reinforce arguments
     per_seed: dict[str, dict[str, Any]]  # seed -> steps/seconds to 475 and 500, wall time...
     meta: dict[str, Any]  # command, versions, date
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # seed -> (G,) rolling-20 mean return
+    median: np.ndarray | None = None  # (G,) median over seeds
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    def steps_to(self, target: float) -> list[int | None]:
+        """Per seed, the env steps when the rolling-20 mean first reached ``target`` (None: never).
+
+        Exact (recorded at training time) for the targets in ``per_seed``, else read off the
+        stored curves (to the grid's resolution)."""
+        key = f"steps_to_{target:g}"
+        if all(key in stats for stats in self.per_seed.values()) and self.per_seed:
+            return [self.per_seed[str(seed)][key] for seed in self.seeds]
+        out: list[int | None] = []
+        for seed in self.seeds:
+            curve = self.curves[str(seed)]
+            hits = np.flatnonzero(curve >= target)
+            out.append(int(self.env_steps[hits[0]]) if len(hits) else None)
+        return out
+
+    def summary(self, target: float) -> str:
+        """The band in one line: when the seeds first reached ``target``, and where they ended.
+
+        e.g. "8 seeds: 475 first reached after 36,122 to 51,200 steps (median 44,000; 8 of 8 seeds);
+        rolling-20 mean after 100,000 steps 480.1 to 500.0 (median 500.0)"
+        """
+        from course_utils.bands import band, fmt
+
+        steps = band(self.steps_to(target))
+        finite = sorted(v for v in steps.values if np.isfinite(v))
+        if finite:
+            median = f"median {fmt(steps.median)}" if np.isfinite(steps.median) else "the median seed never did"
+            reached = (f"{fmt(target)} first reached after {fmt(finite[0])} to {fmt(finite[-1])} steps "
+                       f"({len(finite)} of {steps.n} seeds; {median})")
+        else:
+            reached = f"no seed reached {fmt(target)}"
+        end = band([stats["final_rolling_return"] for stats in self.per_seed.values()])
+        return (f"{self.name}, {steps.n} seeds: {reached}; rolling-20 mean after {fmt(self.env_steps[-1])} steps "
+                f"{fmt(end.low, 1)} to {fmt(end.high, 1)} (median {fmt(end.median, 1)})")
+
+    def band_at(self, step: float):
+        """The band over seeds of the rolling-20 mean return at ``step`` (None if no seed has one)."""
+        from course_utils.bands import band
+
+        j = int(np.searchsorted(self.env_steps, step, side="right")) - 1
+        if j < 0 or not self.curves:
+            return None
+        values = [c[j] for c in self.curves.values() if not np.isnan(c[j])]
+        return band(values) if values else None
 
 
 def reference_names() -> list[str]:
@@ -138,11 +198,17 @@ def load_reference(name: str) -> ReferenceCurve:
             f"Make it with: python -m course_utils.trainers.reference {name}"
         )
     data = json.loads(path.read_text())
-    arrays = {k: np.array([np.nan if v is None else v for v in data[k]], dtype=float)
-              for k in ["env_steps", "mean", "std", "min", "max"]}  # fmt: skip
+
+    def array(values: list[float | None]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    arrays = {k: array(data[k]) for k in ["env_steps", "mean", "std", "min", "max"]}
+    curves = {seed: array(curve) for seed, curve in data.get("curves", {}).items()}
+    median = array(data["median"]) if "median" in data else arrays["mean"]  # one-seed files: the run itself
     return ReferenceCurve(
         name=data["name"], description=data["description"], seeds=data["seeds"],
-        config=data["config"], per_seed=data["per_seed"], meta=data["meta"], **arrays,
+        config=data["config"], per_seed=data["per_seed"], meta=data["meta"], curves=curves, median=median,
+        **arrays,
     )  # fmt: skip
 
 
@@ -164,11 +230,13 @@ def make_reference(name: str, seeds: list[int], grid_step: int = 1_000, progress
     for seed in seeds:
         history = train(**{k: v for k, v in config.items() if k != "trainer"}, seed=seed, progress=progress)
         curves.append(history.curve(grid, WINDOW))
+        best = np.nanmax(history.rolling_return(WINDOW)[1]) if history.episode_returns else np.nan
         stats: dict[str, Any] = {
             "env_steps": history.env_steps[-1],
             "wall_time_s": round(history.wall_time[-1], 2),
             "steps_per_second": round(history.env_steps[-1] / history.wall_time[-1]),
             "final_rolling_return": round(float(history.rolling_return(WINDOW)[1][-1]), 2),
+            "best_rolling_return": round(float(best), 2),
         }
         targets = {"Pendulum-v1": (-400, -200), "Acrobot-v1": (-150, -100),
                    "HalfCheetah-v5": (1000, 1500)}.get(config.get("env_id"), (475, 500))
@@ -186,7 +254,7 @@ def make_reference(name: str, seeds: list[int], grid_step: int = 1_000, progress
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any episode ends
-        summary = {"mean": np.nanmean(curves, 0), "std": np.nanstd(curves, 0),
+        summary = {"median": np.nanmedian(curves, 0), "mean": np.nanmean(curves, 0), "std": np.nanstd(curves, 0),
                    "min": np.nanmin(curves, 0), "max": np.nanmax(curves, 0)}  # fmt: skip
     return {
         "name": name,
@@ -197,6 +265,7 @@ def make_reference(name: str, seeds: list[int], grid_step: int = 1_000, progress
         "env_steps": grid.tolist(),
         **{k: column(v) for k, v in summary.items()},
         "per_seed": per_seed,
+        "curves": {str(seed): column(curve) for seed, curve in zip(seeds, curves)},
         "meta": {
             "command": f"python -m course_utils.trainers.reference {name} --seeds {' '.join(map(str, seeds))}",
             "curve": f"rolling mean return over the last {WINDOW} training episodes, per seed, at each grid step",
@@ -221,7 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.names == ["gae_lambda_sweep"]:  # chapter 5's lam lab: several lam on Acrobot-v1, cached
         from course_utils.trainers.a2c import _sweep_path, make_lambda_sweep
 
-        _sweep_path().write_text(json.dumps(make_lambda_sweep(progress=not args.no_progress), indent=1) + "\n")
+        sweep = make_lambda_sweep(seeds=args.seeds, progress=not args.no_progress)
+        _sweep_path().write_text(json.dumps(sweep, indent=1) + "\n")
         print(f"wrote {_sweep_path()}", file=sys.stderr)
         return
     for name in args.names:

@@ -1,0 +1,277 @@
+"""Bands over seeds: what a claim about training can honestly say, and where one run falls in it.
+
+A single reinforcement-learning run is one draw. Its numbers change with the seed, and with the
+machine too: the same seed follows another trajectory once a CPU's floating-point kernels round
+one operation differently. So every claim the course makes about training is about several
+seeds (the cached experiments, made by a command), summarised as
+
+* the **median** over seeds, and
+* an **interval**: the range (min to max) of the seeds when there are fewer than 20 of them,
+  the central 95% of them (2.5th to 97.5th percentile) when there are more;
+
+and a learner's own run is *placed* in that band in words (:func:`place_value`,
+:func:`describe_run`). Comparisons between two settings (:func:`compare`) say how sure they are:
+a 95% bootstrap interval of the difference of the medians, and an ordering only where that
+interval excludes zero.
+
+"Steps to reach a target" is a censored quantity: a seed that never reached the target within
+its budget is recorded as ``inf`` ("later than the budget"), which sorts after every finite
+value, so medians and ranges stay meaningful ("5 of 8 seeds reached it").
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from course_utils.trainers.history import History
+    from course_utils.trainers.reference import ReferenceCurve
+
+__all__ = ["Band", "band", "claim", "compare", "compare_text", "curve_band", "describe_run", "fmt", "place_value", "steps_band"]
+
+SMALL_N = 20  # below this many seeds, the interval is the range of the seeds
+
+
+@dataclass(frozen=True)
+class Band:
+    """Summary of one quantity over seeds.
+
+    values: one number per seed (``inf``: never reached, for steps-to-target).
+    median: median over seeds.
+    low, high: the interval (the range of the seeds when n < 20, else the central 95%).
+    method: "range" or "central 95%".
+    """
+
+    values: tuple[float, ...]
+    median: float
+    low: float
+    high: float
+    method: str
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def finite(self) -> int:
+        """How many seeds have a finite value (for steps: how many reached the target)."""
+        return int(np.isfinite(self.values).sum())
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def describe(self, unit: str = "", digits: int = 0) -> str:
+        """e.g. "median 45,000 (range 31,000 to 78,000 over 8 seeds)"."""
+        interval = "range" if self.method == "range" else "95% of seeds"
+        return (f"median {fmt(self.median, digits)}{unit} ({interval} {fmt(self.low, digits)}{unit} to "
+                f"{fmt(self.high, digits)}{unit} over {self.n} seeds)")
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    """A number for prose: thousands separators, ``inf`` as "never"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if math.isinf(value):
+        return "never" if value > 0 else "-inf"
+    return f"{value:,.{digits}f}"
+
+
+def band(values: Iterable[float | None]) -> Band:
+    """Median and interval of one number per seed (None and NaN count as ``inf``: never reached)."""
+    vals = np.array([np.inf if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+                     for v in values])  # fmt: skip
+    if len(vals) == 0:
+        raise ValueError("a band needs at least one seed")
+    ordered = np.sort(vals)
+    median = _median(ordered)
+    if len(vals) < SMALL_N:
+        low, high, method = ordered[0], ordered[-1], "range"
+    else:
+        low, high = _quantile(ordered, 0.025), _quantile(ordered, 0.975)
+        method = "central 95%"
+    return Band(tuple(float(v) for v in vals), float(median), float(low), float(high), method)
+
+
+def _median(ordered: np.ndarray) -> float:
+    n = len(ordered)
+    lo, hi = ordered[(n - 1) // 2], ordered[n // 2]
+    if lo == hi:  # also covers inf == inf
+        return float(lo)
+    return float((lo + hi) / 2)
+
+
+def _quantile(ordered: np.ndarray, q: float) -> float:
+    """Order-statistic quantile that stays defined with ``inf`` entries (no interpolation)."""
+    return float(ordered[min(len(ordered) - 1, max(0, int(math.floor(q * len(ordered)))))])
+
+
+def steps_band(steps: Sequence[int | None]) -> Band:
+    """Band of steps-to-target over seeds; None means the seed never reached the target."""
+    return band(steps)
+
+
+def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pointwise (median, low, high) of learning curves, shape (seeds, G) -> three (G,) arrays.
+
+    NaN (no finished episode yet) is ignored per point; a point where every seed is NaN stays NaN.
+    """
+    curves = np.asarray(curves, dtype=float)
+    median = np.full(curves.shape[1], np.nan)
+    low, high = median.copy(), median.copy()
+    for j in range(curves.shape[1]):
+        column = np.sort(curves[:, j][~np.isnan(curves[:, j])])
+        if len(column):
+            b = band(column)
+            median[j], low[j], high[j] = b.median, b.low, b.high
+    return median, low, high
+
+
+def compare(a: Sequence[float | None], b: Sequence[float | None], samples: int = 4_000,
+            seed: int = 0) -> tuple[float, float, float]:
+    """Median of ``a`` minus median of ``b``, with a 95% percentile-bootstrap interval.
+
+    Seeds are resampled within each group (a fixed bootstrap seed, so the answer is the same on
+    every machine). ``inf`` (never reached) is kept as a value larger than any finite one; a
+    difference involving it is ``+-inf``, and ``inf - inf`` counts as 0 (both never reached).
+    Returns (difference, low, high). An ordering is supported when the interval excludes 0.
+    """
+    xa, xb = band(a).values, band(b).values
+    rng = np.random.default_rng(seed)
+    da = np.array(xa)[rng.integers(0, len(xa), size=(samples, len(xa)))]
+    db = np.array(xb)[rng.integers(0, len(xb), size=(samples, len(xb)))]
+    ma = np.array([_median(np.sort(row)) for row in da])
+    mb = np.array([_median(np.sort(row)) for row in db])
+    with np.errstate(invalid="ignore"):
+        diff = ma - mb
+    diff[np.isnan(diff)] = 0.0  # inf - inf: both groups' resampled medians never reached
+    diff.sort()
+    med_a, med_b = band(xa).median, band(xb).median
+    point = 0.0 if math.isinf(med_a) and math.isinf(med_b) else med_a - med_b
+    return float(point), _quantile(diff, 0.025), _quantile(diff, 0.975)
+
+
+def place_value(value: float, reference: Band, higher_is_better: bool = True, unit: str = "",
+                digits: int = 0) -> str:
+    """Where one run's number falls among the reference seeds, in words."""
+    if np.isnan(value):
+        return "no value to place"
+    below = sum(v < value for v in reference.values)
+    above = sum(v > value for v in reference.values)
+    if reference.contains(value):
+        where = "inside the reference band"
+    elif value < reference.low:
+        where = "below every reference seed" if below == 0 else "below the reference band"
+        where += " (better)" if not higher_is_better else ""
+    else:
+        where = "above every reference seed" if above == 0 else "above the reference band"
+        where += " (better)" if higher_is_better else ""
+    return f"{fmt(value, digits)}{unit}: {where} ({reference.describe(unit, digits)})"
+
+
+def describe_run(history: "History", reference: "ReferenceCurve | str", target: float, window: int = 20,
+                 label: str = "your run") -> str:
+    """Place one run in a reference's band, in two sentences.
+
+    1. when it first reached ``target`` (rolling-``window`` mean), against when the reference
+       seeds did;
+    2. its rolling mean at its last step, against the reference seeds at the same step.
+
+    Example: "your run reached 475 after 52,000 steps; the 8 reference seeds reached it after
+    31,000 to 78,000 steps (median 45,000): inside their range."
+    """
+    from course_utils.trainers.reference import load_reference
+
+    ref = load_reference(reference) if isinstance(reference, str) else reference
+    steps_ref = steps_band(ref.steps_to(target))
+    budget = history.env_steps[-1] if history.env_steps else 0
+    reached = history.steps_to_reach(target, window)
+    t = fmt(target)
+    n = ref.n_seeds
+    if reached is not None:
+        step = reached[0]
+        if step < steps_ref.low:
+            where = "sooner than every reference seed"
+        elif step > steps_ref.high:
+            where = "later than every reference seed"
+        else:
+            where = "inside their range"
+        first = f"{label} reached {t} after {fmt(step)} steps"
+    else:
+        first = f"{label} did not reach {t} in its {fmt(budget)} steps"
+        in_time = sum(v <= budget for v in steps_ref.values)
+        where = f"{in_time} of {n} reference seeds had reached it by then"
+    if steps_ref.finite == 0:
+        ref_text = f"none of the {n} reference seeds reached it in {fmt(ref.env_steps[-1])} steps"
+    elif steps_ref.finite < n:
+        finite = sorted(v for v in steps_ref.values if np.isfinite(v))
+        median = f"median {fmt(steps_ref.median)}" if np.isfinite(steps_ref.median) else "the median seed never did"
+        ref_text = (f"{steps_ref.finite} of the {n} reference seeds reached it, after {fmt(finite[0])} to "
+                    f"{fmt(finite[-1])} steps ({median})")
+    else:
+        ref_text = (f"the {n} reference seeds reached it after {fmt(steps_ref.low)} to {fmt(steps_ref.high)} "
+                    f"steps (median {fmt(steps_ref.median)})")
+    sentences = [f"{first}; {ref_text}: {where}."]
+    if history.episode_returns:
+        final = float(history.rolling_return(window)[1][-1])
+        at = ref.band_at(budget)
+        if at is not None:
+            position = ("inside their range" if at.contains(final) else
+                        "below every reference seed" if final < at.low else "above every reference seed")
+            sentences.append(f"At {fmt(budget)} steps its rolling-{window} mean was {fmt(final, 1)}; the reference "
+                             f"seeds stood at {fmt(at.low, 1)} to {fmt(at.high, 1)} (median {fmt(at.median, 1)}) "
+                             f"at that point: {position}.")
+    return " ".join(sentences)
+
+
+def claim(holds: bool, statement: str) -> bool:
+    """State what the text claims about a run, and check it on the run that just happened.
+
+    Prints "claim holds: <statement>" when ``holds`` is true. When it is false, prints that this
+    run does not show it and why that can happen (a run is one draw; the bands say how often);
+    under ``COURSE_STRICT=1`` (the test suite) it raises ``AssertionError`` instead, so a claim
+    that stops holding on some machine fails the tests rather than going unnoticed.
+    The printed line depends only on whether the claim holds, not on the run's digits, so the
+    same notebook output is right on every machine where the claim is true.
+    """
+    import os
+
+    if holds:
+        print(f"claim holds: {statement}")
+        return True
+    message = (f"this run does not show: {statement}. A single run is one draw; compare it with the band "
+               f"of the reference seeds above, or run another seed.")
+    if os.environ.get("COURSE_STRICT") == "1":
+        raise AssertionError(message)
+    print(message)
+    return False
+
+
+def compare_text(name_a: str, a: Sequence[float | None], name_b: str, b: Sequence[float | None], quantity: str,
+                 lower_is_better: bool = False, digits: int = 0) -> str:
+    """One sentence comparing two settings over seeds, saying how sure the data let us be.
+
+    e.g. "steps to reach 500: with a baseline median 41,930 vs without 57,349 over 8 seeds each; the
+    difference of medians is -15,419 (95% bootstrap interval -30,000 to -2,000): with a baseline is
+    better on this evidence."  When the interval contains 0 the sentence says the seeds do not
+    order the two settings.
+    """
+    ba, bb = band(a), band(b)
+    diff, low, high = compare(a, b)
+    head = (f"{quantity}: {name_a} median {fmt(ba.median, digits)} (range {fmt(ba.low, digits)} to "
+            f"{fmt(ba.high, digits)}) vs {name_b} median {fmt(bb.median, digits)} (range {fmt(bb.low, digits)} to "
+            f"{fmt(bb.high, digits)}), {ba.n} and {bb.n} seeds")
+    if math.isinf(diff) or math.isinf(low) or math.isinf(high):
+        interval = "the 95% bootstrap interval of the difference of medians is unbounded (seeds that never reached it)"
+    else:
+        interval = (f"difference of medians {fmt(diff, digits)} (95% bootstrap interval {fmt(low, digits)} to "
+                    f"{fmt(high, digits)})")
+    if low > 0 or high < 0:
+        a_larger = low > 0
+        better = name_a if a_larger != lower_is_better else name_b
+        verdict = f"{better} is better on this evidence"
+    else:
+        verdict = "these seeds do not tell the two apart"
+    return f"{head}; {interval}: {verdict}."
