@@ -226,7 +226,7 @@ def describe_run(history: "History", reference: "ReferenceCurve | str", target: 
     return " ".join(sentences)
 
 
-def claim(holds: bool, statement: str) -> bool:
+def claim(holds: bool, statement: str) -> None:
     """State what the text claims about a run, and check it on the run that just happened.
 
     Prints "claim holds: <statement>" when ``holds`` is true. When it is false, prints that this
@@ -240,13 +240,12 @@ def claim(holds: bool, statement: str) -> bool:
 
     if holds:
         print(f"claim holds: {statement}")
-        return True
+        return
     message = (f"this run does not show: {statement}. A single run is one draw; compare it with the band "
                f"of the reference seeds above, or run another seed.")
     if os.environ.get("COURSE_STRICT") == "1":
         raise AssertionError(message)
     print(message)
-    return False
 
 
 def compare_text(name_a: str, a: Sequence[float | None], name_b: str, b: Sequence[float | None], quantity: str,
