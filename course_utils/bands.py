@@ -262,11 +262,11 @@ def compare_text(name_a: str, a: Sequence[float | None], name_b: str, b: Sequenc
     head = (f"{quantity}: {name_a} median {fmt(ba.median, digits)} (range {fmt(ba.low, digits)} to "
             f"{fmt(ba.high, digits)}) vs {name_b} median {fmt(bb.median, digits)} (range {fmt(bb.low, digits)} to "
             f"{fmt(bb.high, digits)}), {ba.n} and {bb.n} seeds")
-    if math.isinf(diff) or math.isinf(low) or math.isinf(high):
-        interval = "the 95% bootstrap interval of the difference of medians is unbounded (seeds that never reached it)"
-    else:
-        interval = (f"difference of medians {fmt(diff, digits)} (95% bootstrap interval {fmt(low, digits)} to "
-                    f"{fmt(high, digits)})")
+    def end(x: float) -> str:
+        return fmt(x, digits) if math.isfinite(x) else ("plus infinity" if x > 0 else "minus infinity")
+
+    point = fmt(diff, digits) if math.isfinite(diff) else "unbounded (a median seed never reached it)"
+    interval = f"difference of medians {point} (95% bootstrap interval {end(low)} to {end(high)})"
     if low > 0 or high < 0:
         a_larger = low > 0
         better = name_a if a_larger != lower_is_better else name_b
