@@ -5,5 +5,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_install.sh
 ensure_installed
-echo "Starting JupyterLab. Stop it with Ctrl+C (twice)."
-exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" notebooks/00_setup.ipynb "$@"
+extra=()
+if [ "$(id -u)" -eq 0 ]; then
+    # a container, a cloud VM or a classroom image often runs everything as root, which JupyterLab refuses
+    echo "Running as root: adding --allow-root (JupyterLab refuses to start as root without it)."
+    extra+=(--allow-root)
+fi
+echo "Starting JupyterLab on notebooks/00_setup.ipynb. Stop it with Ctrl+C (twice)."
+exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" notebooks/00_setup.ipynb ${extra[@]+"${extra[@]}"} "$@"
