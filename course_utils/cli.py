@@ -65,9 +65,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for path in args.notebooks:
         report = grade_notebook(Path(path), cell_timeout=args.cell_timeout)
         print(report.summary())
-        if args.verbose:
-            for res in report.results.values():
+        for ex_id, res in report.results.items():
+            if args.verbose:
                 print("\n" + res["message"])
+            elif not res["passed"] and res["status"] != "not_implemented":
+                # the headline of each failure: which case failed and why (-v prints the whole feedback)
+                headline = [line for line in res["message"].splitlines() if line.strip()][:2]
+                print("\n".join(f"    {line}" for line in headline))
+        if any(res["status"] == "not_implemented" for res in report.results.values()):
+            print(f"  note: this grades the file saved on disk. If you solved these in JupyterLab, save the "
+                  f"notebook (Ctrl+S) and run the command again.")
         if not report.all_passed:
             worst = 1
     return worst

@@ -56,7 +56,26 @@ def test_cli_grades_a_workbook_file():
     assert "solutions/00_setup.ipynb: 2/2 exercises passed" in out.stdout, out.stdout + out.stderr
     assert "exercises/00_setup.ipynb: 0/2 exercises passed" in out.stdout
     assert "not_implemented  run_episode" in out.stdout
+    assert "save the notebook (Ctrl+S)" in out.stdout  # the file on disk may predate the browser's work
     assert out.returncode == 1  # not everything passed
+
+
+def test_cli_check_prints_the_headline_of_a_failure(tmp_path):
+    import nbformat
+
+    nb = nbformat.read(str(ROOT / "solutions/00_setup.ipynb"), as_version=4)
+    for cell in nb.cells:  # a plausible mistake: the return counts the steps, not the rewards
+        if cell.cell_type == "code" and cell.source.startswith("def undiscounted_return"):
+            cell.source = ("import torch\n\ndef undiscounted_return(rewards: torch.Tensor) -> torch.Tensor:\n"
+                           "    return torch.tensor(float(len(rewards)))\n")
+    broken = tmp_path / "00_setup.ipynb"
+    nbformat.write(nb, str(broken))
+    out = subprocess.run([sys.executable, "-m", "course_utils", "check", str(broken)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert "1/2 exercises passed" in out.stdout, out.stdout + out.stderr
+    failed = out.stdout.split("undiscounted_return", 1)[1]
+    assert failed.strip().splitlines()[0].strip(), "a failure prints its headline without -v"
+    assert out.returncode == 1
 
 
 def _free_port() -> int:
