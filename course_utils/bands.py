@@ -9,8 +9,7 @@ seeds (the cached experiments, made by a command), summarised as
 * an **interval**: the range (min to max) of the seeds when there are fewer than 20 of them,
   the central 95% of them (2.5th to 97.5th percentile) when there are more;
 
-and a learner's own run is *placed* in that band in words (:func:`place_value`,
-:func:`describe_run`). Comparisons between two settings (:func:`compare`) say how sure they are:
+and a learner's own run is *placed* in that band in words (:func:`describe_run`). Comparisons between two settings (:func:`compare`) say how sure they are:
 a 95% bootstrap interval of the difference of the medians, and an ordering only where that
 interval excludes zero.
 
@@ -30,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from course_utils.trainers.history import History
     from course_utils.trainers.reference import ReferenceCurve
 
-__all__ = ["Band", "band", "claim", "compare", "compare_text", "curve_band", "describe_run", "fmt", "place_value", "steps_band"]
+__all__ = ["Band", "band", "claim", "compare", "compare_text", "describe_run", "fmt", "steps_band"]
 
 SMALL_N = 20  # below this many seeds, the interval is the range of the seeds
 
@@ -113,22 +112,6 @@ def steps_band(steps: Sequence[int | None]) -> Band:
     return band(steps)
 
 
-def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pointwise (median, low, high) of learning curves, shape (seeds, G) -> three (G,) arrays.
-
-    NaN (no finished episode yet) is ignored per point; a point where every seed is NaN stays NaN.
-    """
-    curves = np.asarray(curves, dtype=float)
-    median = np.full(curves.shape[1], np.nan)
-    low, high = median.copy(), median.copy()
-    for j in range(curves.shape[1]):
-        column = np.sort(curves[:, j][~np.isnan(curves[:, j])])
-        if len(column):
-            b = band(column)
-            median[j], low[j], high[j] = b.median, b.low, b.high
-    return median, low, high
-
-
 def compare(a: Sequence[float | None], b: Sequence[float | None], samples: int = 4_000,
             seed: int = 0) -> tuple[float, float, float]:
     """Median of ``a`` minus median of ``b``, with a 95% percentile-bootstrap interval.
@@ -151,24 +134,6 @@ def compare(a: Sequence[float | None], b: Sequence[float | None], samples: int =
     med_a, med_b = band(xa).median, band(xb).median
     point = 0.0 if math.isinf(med_a) and math.isinf(med_b) else med_a - med_b
     return float(point), _quantile(diff, 0.025), _quantile(diff, 0.975)
-
-
-def place_value(value: float, reference: Band, higher_is_better: bool = True, unit: str = "",
-                digits: int = 0) -> str:
-    """Where one run's number falls among the reference seeds, in words."""
-    if np.isnan(value):
-        return "no value to place"
-    below = sum(v < value for v in reference.values)
-    above = sum(v > value for v in reference.values)
-    if reference.contains(value):
-        where = "inside the reference band"
-    elif value < reference.low:
-        where = "below every reference seed" if below == 0 else "below the reference band"
-        where += " (better)" if not higher_is_better else ""
-    else:
-        where = "above every reference seed" if above == 0 else "above the reference band"
-        where += " (better)" if higher_is_better else ""
-    return f"{fmt(value, digits)}{unit}: {where} ({reference.describe(unit, digits)})"
 
 
 def describe_run(history: "History", reference: "ReferenceCurve | str", target: float, window: int = 20,

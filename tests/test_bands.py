@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from course_utils.bands import band, compare, curve_band, describe_run, fmt, place_value, steps_band
+from course_utils.bands import band, compare, describe_run, fmt, steps_band
 from course_utils.trainers.history import History
 from course_utils.trainers.reference import load_reference, reference_names
 
@@ -35,12 +35,6 @@ def test_never_reached_sorts_after_every_finite_step():
     assert fmt(float("inf")) == "never" and fmt(45_000.0) == "45,000"
 
 
-def test_curve_band_ignores_missing_points_per_column():
-    curves = np.array([[np.nan, 1.0, 3.0], [np.nan, np.nan, 5.0], [np.nan, 2.0, 4.0]])
-    median, low, high = curve_band(curves)
-    assert np.isnan(median[0]) and median[1] == 1.5 and (low[2], median[2], high[2]) == (3, 4, 5)
-
-
 def test_compare_is_reproducible_and_only_orders_what_the_data_support():
     fast = [10, 11, 12, 13, 14, 15, 16, 17]
     slow = [30, 31, 32, 33, 34, 35, 36, 37]
@@ -51,13 +45,6 @@ def test_compare_is_reproducible_and_only_orders_what_the_data_support():
     assert low < 0 < high or high == 0  # not distinguishable: the interval reaches 0
     _, low, high = compare([None] * 5, [None] * 5)
     assert low == high == 0
-
-
-def test_place_value_words():
-    ref = band([10, 20, 30])
-    assert "inside the reference band" in place_value(25, ref)
-    assert "above every reference seed (better)" in place_value(40, ref)
-    assert "below every reference seed (better)" in place_value(5, ref, higher_is_better=False)
 
 
 def _history(returns, end_steps):
