@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from course_utils.bands import band as seed_band
 from course_utils.bands import describe_run
 from course_utils.trainers.history import History
 from course_utils.trainers.reference import ReferenceCurve, load_reference
@@ -60,8 +61,8 @@ def plot_learning_curves(
         _draw(ax, grid, values, label, band, linestyle="-")
 
     references = [] if reference is None else [reference] if isinstance(reference, (str, ReferenceCurve)) else reference
+    references = [load_reference(ref) if isinstance(ref, str) else ref for ref in references]
     for ref in references:
-        ref = load_reference(ref) if isinstance(ref, str) else ref
         many = len(ref.seeds) > 1
         if band == "minmax":
             center, low, high = ref.median, ref.min, ref.max
@@ -77,7 +78,7 @@ def plot_learning_curves(
     if target is not None:
         ax.axhline(target, color="grey", linewidth=0.8, linestyle=":")
         # where each of the learner's runs first reached the target: a marker on the target line
-        for label, runs in curves.items():
+        for runs in curves.values():
             for run in [runs] if isinstance(runs, History) else list(runs):
                 reached = run.steps_to_reach(target, smooth)
                 if reached is not None:
@@ -87,7 +88,7 @@ def plot_learning_curves(
         # a learner's run shorter than the reference: say where it stops
         ends = [run.env_steps[-1] for runs in curves.values()
                 for run in ([runs] if isinstance(runs, History) else list(runs)) if run.env_steps]
-        longest_ref = max((load_reference(r) if isinstance(r, str) else r).env_steps[-1] for r in references)
+        longest_ref = max(ref.env_steps[-1] for ref in references)
         if ends and max(ends) < 0.9 * longest_ref:
             ax.axvline(max(ends), color="black", linewidth=0.8, linestyle=":")
             ax.annotate("your run ends here", (max(ends), 0.02), xycoords=("data", "axes fraction"),
@@ -102,9 +103,7 @@ def plot_learning_curves(
 def _mark_steps_to_target(ax: Axes, ref: ReferenceCurve, target: float, color: str) -> None:
     """On the target line: the range of steps at which the reference seeds first reached it,
     with a tick at the median (seeds that never reached it are left out of the range)."""
-    from course_utils.bands import steps_band
-
-    steps = steps_band(ref.steps_to(target))
+    steps = seed_band(ref.steps_to(target))
     finite = [v for v in steps.values if np.isfinite(v)]
     if not finite:
         return

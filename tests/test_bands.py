@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from course_utils.bands import band, compare, describe_run, fmt, steps_band
+from course_utils.bands import band, compare, describe_run, fmt
 from course_utils.trainers.history import History
 from course_utils.trainers.reference import load_reference, reference_names
 
@@ -28,9 +28,9 @@ def test_large_samples_use_the_central_95_percent():
 
 
 def test_never_reached_sorts_after_every_finite_step():
-    b = steps_band([30_000, None, 50_000, None, None])
+    b = band([30_000, None, 50_000, None, None])
     assert b.finite == 2 and math.isinf(b.median) and math.isinf(b.high) and b.low == 30_000
-    b = steps_band([30_000, None, 50_000, 40_000, None])
+    b = band([30_000, None, 50_000, 40_000, None])
     assert b.median == 50_000  # 30k, 40k, 50k, never, never
     assert fmt(float("inf")) == "never" and fmt(45_000.0) == "45,000"
 

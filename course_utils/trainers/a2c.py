@@ -399,7 +399,7 @@ def train_a2c(
 #     python -m course_utils.trainers.reference gae_lambda_sweep
 LAMBDA_SWEEP = dict(
     lams=[0.0, 0.5, 0.9, 0.95, 1.0],
-    seeds=[0, 1, 2],
+    seeds=list(range(8)),
     grid_step=1_000,
     config=dict(env_id="Acrobot-v1", advantage="gae", total_steps=60_000, num_envs=8, num_steps=32, lr=1e-3,
                 gamma=0.99, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5),
@@ -438,7 +438,8 @@ def make_lambda_sweep(seeds: list[int] | None = None, progress: bool = True) -> 
         "seeds": list(seeds or LAMBDA_SWEEP["seeds"]),
         "env_steps": grid.tolist(),
         "runs": runs,
-        "meta": {"command": "python -m course_utils.trainers.reference gae_lambda_sweep", "torch_threads": 1,
+        "meta": {"command": "python -m course_utils.trainers.reference gae_lambda_sweep --seeds "
+                             + " ".join(map(str, seeds or LAMBDA_SWEEP["seeds"])), "torch_threads": 1,
                  "versions": {"torch": torch.__version__, "gymnasium": gym.__version__,
                               "numpy": np.__version__, "python": platform.python_version()},
                  "created": time.strftime("%Y-%m-%d")},

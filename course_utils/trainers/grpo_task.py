@@ -287,7 +287,7 @@ if __name__ == "__main__":
     import json
 
     parser = argparse.ArgumentParser(description="GRPO vs PPO + critic on the sorting task (lesson 09's cache).")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(range(8)))
     parser.add_argument("--iterations", type=int, default=150)
     args = parser.parse_args()
     cache_path().write_text(json.dumps(compare(args.seeds, args.iterations)) + "\n")

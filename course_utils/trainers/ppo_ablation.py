@@ -77,7 +77,7 @@ def load(path: Path | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Ablation of the reference PPO's details (cached for lesson 08).")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(range(5)))
     parser.add_argument("--steps", type=int, default=50_000, help="CartPole-v1 environment steps per run")
     parser.add_argument("--pendulum-steps", type=int, default=60_000, help="Pendulum-v1 environment steps per run")
     parser.add_argument("--out", type=Path, default=default_path())

@@ -1,6 +1,6 @@
 """Reference learning curves shipped with the course, and the command that makes them.
 
-    python -m course_utils.trainers.reference                      # all of them, seeds 0 1 2
+    python -m course_utils.trainers.reference                      # all of them, seeds 0 to 7
     python -m course_utils.trainers.reference ppo_halfcheetah --seeds 0   # optional: needs ".[mujoco]"
     python -m course_utils.trainers.reference reinforce_cartpole --seeds 0 1 2
     python -m course_utils.trainers.reference gae_lambda_sweep    # chapter 5's lam lab (cached runs)
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from course_utils.bands import Band, band, fmt, reached_range
 
 __all__ = ["REFERENCES", "ReferenceCurve", "load_reference", "reference_names", "make_reference"]
 
@@ -156,12 +158,9 @@ class ReferenceCurve:
         e.g. "8 seeds: 475 first reached after 36,122 to 51,200 steps (median 44,000; 8 of 8 seeds);
         rolling-20 mean after 100,000 steps 480.1 to 500.0 (median 500.0)"
         """
-        from course_utils.bands import band, fmt
-
         steps = band(self.steps_to(target))
-        finite = sorted(v for v in steps.values if np.isfinite(v))
+        finite, median = reached_range(steps)
         if finite:
-            median = f"median {fmt(steps.median)}" if np.isfinite(steps.median) else "the median seed never did"
             reached = (f"{fmt(target)} first reached after {fmt(finite[0])} to {fmt(finite[-1])} steps "
                        f"({len(finite)} of {steps.n} seeds; {median})")
         else:
@@ -170,10 +169,8 @@ class ReferenceCurve:
         return (f"{self.name}, {steps.n} seeds: {reached}; rolling-20 mean after {fmt(self.env_steps[-1])} steps "
                 f"{fmt(end.low, 1)} to {fmt(end.high, 1)} (median {fmt(end.median, 1)})")
 
-    def band_at(self, step: float):
+    def band_at(self, step: float) -> Band | None:
         """The band over seeds of the rolling-20 mean return at ``step`` (None if no seed has one)."""
-        from course_utils.bands import band
-
         j = int(np.searchsorted(self.env_steps, step, side="right")) - 1
         if j < 0 or not self.curves:
             return None
@@ -282,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train and write the course's reference learning curves.")
     parser.add_argument("names", nargs="*", default=[n for n in reference_names() if n not in OPTIONAL],
                         help=f"any of {reference_names()} (default: all but {sorted(OPTIONAL)})")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(range(8)))
     parser.add_argument("--grid-step", type=int, default=1_000, help="env steps between grid points")
     parser.add_argument("--out", type=Path, default=_data_dir(), help="output folder")
     parser.add_argument("--no-progress", action="store_true")
