@@ -19,6 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+# the exercises of chapter 06 are answers; the laboratory re-exports them (lesson 06 uses T.policy_evaluation)
+from course_utils.answers.exact_mdp import (advantages, discounted_visitation, policy_evaluation, q_values,  # noqa: F401
+                                            transition_matrix)
+
 __all__ = [
     "MDP", "random_mdp", "chain_mdp", "softmax_policy", "random_policy", "transition_matrix",
     "policy_evaluation", "q_values", "advantages", "discounted_visitation", "expected_return",
@@ -91,44 +95,6 @@ def random_policy(n_states: int, n_actions: int, seed: int = 0, scale: float = 1
     """A random softmax policy with logits ~ N(0, scale^2): (S, A), rows sum to 1."""
     g = torch.Generator().manual_seed(seed)
     return softmax_policy(scale * torch.randn(n_states, n_actions, generator=g, dtype=DTYPE))
-
-
-def transition_matrix(P: Tensor, pi: Tensor) -> Tensor:
-    """P_pi[s, s'] = sum_a pi(a | s) P(s' | s, a): the state-to-state chain of a policy, (S, S)."""
-    return torch.einsum("sa,sat->st", pi, P)
-
-
-def policy_evaluation(P: Tensor, R: Tensor, pi: Tensor, gamma: float) -> Tensor:
-    """V^pi solves the Bellman equation V = r_pi + gamma P_pi V, i.e. (I - gamma P_pi) V = r_pi.
-
-    P (S, A, S), R (S, A), pi (S, A) -> V (S,). Exact, by one linear solve.
-    """
-    S = P.shape[0]
-    r_pi = (pi * R).sum(-1)
-    eye = torch.eye(S, dtype=P.dtype)
-    return torch.linalg.solve(eye - gamma * transition_matrix(P, pi), r_pi)
-
-
-def q_values(P: Tensor, R: Tensor, V: Tensor, gamma: float) -> Tensor:
-    """Q(s, a) = R(s, a) + gamma sum_s' P(s' | s, a) V(s'): (S, A)."""
-    return R + gamma * torch.einsum("sat,t->sa", P, V)
-
-
-def advantages(P: Tensor, R: Tensor, pi: Tensor, gamma: float) -> Tensor:
-    """A^pi(s, a) = Q^pi(s, a) - V^pi(s): (S, A). Its pi-average in every state is 0."""
-    V = policy_evaluation(P, R, pi, gamma)
-    return q_values(P, R, V, gamma) - V[:, None]
-
-
-def discounted_visitation(P: Tensor, pi: Tensor, mu: Tensor, gamma: float) -> Tensor:
-    """d_pi(s) = (1 - gamma) sum_t gamma^t Pr(s_t = s | s_0 ~ mu, pi): a distribution over S.
-
-    Summing the geometric series: d^T = (1 - gamma) mu^T (I - gamma P_pi)^{-1}, so d solves
-    (I - gamma P_pi)^T d = (1 - gamma) mu.
-    """
-    S = P.shape[0]
-    eye = torch.eye(S, dtype=P.dtype)
-    return torch.linalg.solve((eye - gamma * transition_matrix(P, pi)).T, (1 - gamma) * mu)
 
 
 def expected_return(mdp: MDP, pi: Tensor) -> Tensor:

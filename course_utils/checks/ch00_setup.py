@@ -5,6 +5,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from course_utils import answers
 from course_utils.checks._common import fixed
 from course_utils.grading.spec import Case, Exercise, Mistake, register
 
@@ -12,9 +13,6 @@ CHAPTER = "00 Set-up and RL primer"
 
 
 # ---------------------------------------------------------------- undiscounted_return
-def undiscounted_return(rewards: torch.Tensor) -> torch.Tensor:
-    """R(tau) = sum_t r_t; rewards (T,) -> () tensor."""
-    return rewards.sum()
 
 
 register(Exercise(
@@ -22,7 +20,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the return of a finite trajectory",
     signature="undiscounted_return(rewards (T,)) -> () tensor",
-    reference=undiscounted_return,
+    reference=answers.undiscounted_return,
     cases=lambda: [
         Case("three rewards (worked by hand)", fixed(rewards=torch.tensor([1.0, 2.0, 4.0])), why="1 + 2 + 4 = 7"),
         Case("a CartPole-like episode of 25 steps", fixed(rewards=torch.ones(25))),
@@ -48,19 +46,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- run_episode
-def run_episode(env: gym.Env, policy, seed: int) -> torch.Tensor:
-    """Roll out one episode: reset(seed), act with policy(obs) until terminated OR truncated.
-
-    Returns the rewards r_0 ... r_{T-1} as a float32 tensor of shape (T,).
-    """
-    obs, info = env.reset(seed=seed)
-    rewards = []
-    while True:
-        action = policy(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
-        rewards.append(float(reward))
-        if terminated or truncated:
-            return torch.tensor(rewards, dtype=torch.float32)
 
 
 def push_right(obs: np.ndarray) -> int:
@@ -100,7 +85,7 @@ def _drops_last(env, policy, seed):
 
 
 def _no_seed(env, policy, seed):
-    return run_episode(env, policy, seed + 1)
+    return answers.run_episode(env, policy, seed + 1)
 
 
 def _env_case(name, env_id, limit, policy, seed, why):
@@ -115,7 +100,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="roll out one episode with the Gymnasium API",
     signature="run_episode(env, policy, seed) -> rewards (T,) float32",
-    reference=run_episode,
+    reference=answers.run_episode,
     cases=lambda: [
         _env_case("CartPole, always push right", "CartPole-v1", 500, push_right, 0,
                   "the pole falls after 8 steps: the episode is terminated"),

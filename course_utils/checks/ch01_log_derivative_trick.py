@@ -5,18 +5,15 @@ import math
 
 import torch
 
+from course_utils import answers
+from course_utils.answers.log_probs import LOG_2PI
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
 
 CHAPTER = "01 The log-derivative trick"
-LOG_2PI = math.log(2 * math.pi)
 
 
 # ---------------------------------------------------------------- categorical_log_prob
-def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """log pi(a|s) = logits[a] - logsumexp(logits); logits (N, A), actions (N,) int64 -> (N,)."""
-    log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
-    return log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
 
 def _cat_cases():
@@ -43,7 +40,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="log-probability of a softmax policy",
     signature="categorical_log_prob(logits (N, A), actions (N,) int64) -> (N,)",
-    reference=categorical_log_prob,
+    reference=answers.categorical_log_prob,
     cases=_cat_cases,
     grad_wrt=("logits",),
     mistakes=[
@@ -77,11 +74,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- gaussian_log_prob
-def gaussian_log_prob(x: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-    """sum_d [ -(x-mu)^2 / (2 sigma^2) - log sigma - 0.5 log(2 pi) ]; x, mu (N, D), log_std (D,) or (N, D) -> (N,)."""
-    log_std = log_std.expand_as(mu)
-    z = (x - mu) / torch.exp(log_std)
-    return (-0.5 * z**2 - log_std - 0.5 * LOG_2PI).sum(-1)
 
 
 def _gauss_cases():
@@ -112,7 +104,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="log-density of a diagonal Gaussian policy",
     signature="gaussian_log_prob(x (N, D), mu (N, D), log_std (D,) or (N, D)) -> (N,)",
-    reference=gaussian_log_prob,
+    reference=answers.gaussian_log_prob,
     cases=_gauss_cases,
     grad_wrt=("mu", "log_std"),
     mistakes=[
@@ -150,10 +142,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- softmax_score
-def softmax_score(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """grad_logits log pi(a|s) = onehot(a) - softmax(logits); logits (N, A), actions (N,) -> (N, A)."""
-    onehot = torch.nn.functional.one_hot(actions, logits.shape[-1]).to(logits.dtype)
-    return onehot - torch.softmax(logits, dim=-1)
 
 
 def _score_cases():
@@ -174,7 +162,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the score of a softmax policy, in closed form",
     signature="softmax_score(logits (N, A), actions (N,) int64) -> (N, A)",
-    reference=softmax_score,
+    reference=answers.softmax_score,
     cases=_score_cases,
     mistakes=[
         Mistake("sign", lambda logits, actions: torch.softmax(logits, -1) - torch.nn.functional.one_hot(
@@ -205,9 +193,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- score_gradient_gaussian_mean
-def score_gradient_gaussian_mean(x: torch.Tensor, fx: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
-    """(1/N) sum_i f(x_i) (x_i - mu) / sigma^2, estimating d/dmu E_{x ~ N(mu, sigma^2)}[f(x)]; x, fx (N,) -> ()."""
-    return (fx * (x - mu) / sigma**2).mean()
 
 
 def _sg_cases():
@@ -239,7 +224,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="score-function estimate of d/dmu E[f(x)]",
     signature="score_gradient_gaussian_mean(x (N,), fx (N,), mu float, sigma float) -> () tensor",
-    reference=score_gradient_gaussian_mean,
+    reference=answers.score_gradient_gaussian_mean,
     cases=_sg_cases,
     mistakes=[
         Mistake("sigma not squared", lambda x, fx, mu, sigma: (fx * (x - mu) / sigma).mean(),

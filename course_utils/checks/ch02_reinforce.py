@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from course_utils import answers
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.rl import functional as F
 
 CHAPTER = "02 REINFORCE"
 
@@ -29,7 +29,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the discounted return of an episode",
     signature="discounted_return(rewards (T,), gamma float) -> () tensor",
-    reference=F.discounted_return,
+    reference=answers.discounted_return,
     cases=_dr_cases,
     mistakes=[
         Mistake("exponent off by one", lambda rewards, gamma: (gamma ** torch.arange(1, len(rewards) + 1) * rewards).sum(),
@@ -54,11 +54,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- sample_actions
-def sample_actions(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Inverse-CDF sampling: a = #{b : cdf_b <= u}; logits (N, A), u (N,) in [0, 1) -> (N,) int64."""
-    cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
-    actions = (cdf <= u.unsqueeze(-1)).sum(-1)
-    return actions.clamp(max=logits.shape[-1] - 1)  # guards against cdf[-1] = 0.9999999 < u
 
 
 def _sa_cases():
@@ -82,7 +77,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="sampling a softmax policy with uniform numbers",
     signature="sample_actions(logits (N, A), u (N,) uniform in [0, 1)) -> (N,) int64",
-    reference=sample_actions,
+    reference=answers.sample_actions,
     cases=_sa_cases,
     mistakes=[
         Mistake("greedy", lambda logits, u: logits.argmax(-1),
@@ -125,7 +120,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the policy-gradient surrogate loss",
     signature="pg_loss(logp (M,), weights (M,)) -> () tensor",
-    reference=F.pg_loss,
+    reference=answers.pg_loss,
     cases=_pg_cases,
     grad_wrt=("logp", "weights"),
     mistakes=[

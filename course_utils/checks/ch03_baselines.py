@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from course_utils import answers
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.rl import functional as F
 
 CHAPTER = "03 Reward-to-go and baselines"
 
@@ -20,7 +20,7 @@ def _rtg_loop_forward_cumsum(rewards, gamma=1.0):
 
 
 def _rtg_excluding_now(rewards, gamma=1.0):
-    full = F.reward_to_go(rewards, gamma)
+    full = answers.reward_to_go(rewards, gamma)
     return torch.cat([full[1:], torch.zeros(1)])
 
 
@@ -47,7 +47,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="reward-to-go: only the future counts",
     signature="reward_to_go(rewards (T,), gamma float = 1.0) -> (T,)",
-    reference=F.reward_to_go,
+    reference=answers.reward_to_go,
     cases=_rtg_cases,
     mistakes=[
         Mistake("forward cumsum", _rtg_loop_forward_cumsum,
@@ -58,7 +58,7 @@ register(Exercise(
         Mistake("discount from the start", _rtg_discount_from_start,
                 "each reward is discounted from the start of the episode (gamma^t'), not from step t "
                 "(gamma^(t' - t)): hat R_t must begin with r_t at full weight."),
-        Mistake("total return", lambda rewards, gamma=1.0: F.discounted_return(rewards, gamma).expand(len(rewards)),
+        Mistake("total return", lambda rewards, gamma=1.0: answers.discounted_return(rewards, gamma).expand(len(rewards)),
                 "every step got the return of the whole episode. That is vanilla REINFORCE's weight; reward-to-go "
                 "drops the rewards that came before the action."),
     ],
@@ -73,10 +73,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- optimal_baseline
-def optimal_baseline(grad_logp: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
-    """b_k = E[g_k^2 R] / E[g_k^2] per parameter k; grad_logp (N, P), returns (N,) -> (P,)."""
-    g2 = grad_logp**2
-    return (g2 * returns.unsqueeze(-1)).mean(0) / g2.mean(0)
 
 
 def _ob_cases():
@@ -100,7 +96,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the variance-minimising constant baseline",
     signature="optimal_baseline(grad_logp (N, P), returns (N,)) -> (P,)",
-    reference=optimal_baseline,
+    reference=answers.optimal_baseline,
     cases=_ob_cases,
     mistakes=[
         Mistake("average return", lambda grad_logp, returns: returns.mean().expand(grad_logp.shape[1]).clone(),
@@ -129,9 +125,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- value_loss
-def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
-    """Mean squared error (1/M) sum_i (V(s_i) - hat R_i)^2; values, returns (M,) -> (); returns are targets."""
-    return ((values - returns.detach()) ** 2).mean()
 
 
 def _vl_cases():
@@ -149,7 +142,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="fitting the value baseline by regression",
     signature="value_loss(values (M,), returns (M,)) -> () tensor",
-    reference=value_loss,
+    reference=answers.value_loss,
     cases=_vl_cases,
     grad_wrt=("values", "returns"),
     mistakes=[
@@ -176,9 +169,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- normalize_advantages
-def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """(A - mean(A)) / (std(A) + eps) over the whole batch; advantages (M,) -> (M,)."""
-    return (advantages - advantages.mean()) / (advantages.std() + eps)
 
 
 def _na_cases():
@@ -197,7 +187,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="advantage normalisation",
     signature="normalize_advantages(advantages (M,), eps float = 1e-8) -> (M,)",
-    reference=normalize_advantages,
+    reference=answers.normalize_advantages,
     cases=_na_cases,
     mistakes=[
         Mistake("no centring", lambda advantages, eps=1e-8: advantages / (advantages.std() + eps),

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from course_utils import answers
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.rl import functional as F
-from course_utils.trainers import a2c as A2C
 
 CHAPTER = "04 Actor-critic"
 
@@ -49,7 +48,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the one-step TD residual",
     signature="td_residuals(rewards (T,...), values (T,...), next_values (T,...), dones (T,...), gamma) -> (T,...)",
-    reference=F.td_residuals,
+    reference=answers.td_residuals,
     cases=_td_cases,
     mistakes=[
         Mistake("no done mask", lambda rewards, values, next_values, dones, gamma:
@@ -86,21 +85,21 @@ register(Exercise(
 
 # ---------------------------------------------------------------- bootstrapped_returns
 def _br_no_bootstrap(rewards, dones, last_value, gamma):
-    return A2C.bootstrapped_returns(rewards, dones, torch.zeros_like(torch.as_tensor(last_value)), gamma)
+    return answers.bootstrapped_returns(rewards, dones, torch.zeros_like(torch.as_tensor(last_value)), gamma)
 
 
 def _br_no_dones(rewards, dones, last_value, gamma):
-    return A2C.bootstrapped_returns(rewards, torch.zeros_like(dones), last_value, gamma)
+    return answers.bootstrapped_returns(rewards, torch.zeros_like(dones), last_value, gamma)
 
 
 def _br_next_done(rewards, dones, last_value, gamma):
     # the mask of step t+1 applied between t and t+1: the off-by-one of the done convention
     shifted = torch.cat([dones[1:], torch.zeros_like(dones[:1])])
-    return A2C.bootstrapped_returns(rewards, shifted, last_value, gamma)
+    return answers.bootstrapped_returns(rewards, shifted, last_value, gamma)
 
 
 def _br_done_kills_reward(rewards, dones, last_value, gamma):
-    returns = A2C.bootstrapped_returns(rewards, dones, last_value, gamma)
+    returns = answers.bootstrapped_returns(rewards, dones, last_value, gamma)
     return returns * (1 - dones)
 
 
@@ -134,7 +133,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="n-step returns that stop at episode ends and bootstrap at the rollout's end",
     signature="bootstrapped_returns(rewards (T,...), dones (T,...), last_value () or (N,), gamma) -> (T,...)",
-    reference=A2C.bootstrapped_returns,
+    reference=answers.bootstrapped_returns,
     cases=_br_cases,
     mistakes=[
         Mistake("no bootstrap", _br_no_bootstrap,
@@ -191,7 +190,7 @@ register(Exercise(
     title="the combined A2C loss: actor, critic and entropy bonus",
     signature="a2c_loss(logp (M,), values (M,), advantages (M,), returns (M,), entropy (M,), value_coef, "
               "entropy_coef) -> () tensor",
-    reference=A2C.a2c_loss,
+    reference=answers.a2c_loss,
     cases=_al_cases,
     grad_wrt=("logp", "values", "advantages", "returns", "entropy"),
     mistakes=[

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch
 
+from course_utils import answers
+from course_utils.answers.advantages import k_step_advantage, next_state_values  # noqa: F401  (lesson 05 imports k_step_advantage from here)
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.rl import functional as F
-from course_utils.trainers import a2c as A2C
 
 CHAPTER = "05 Generalized advantage estimation"
 
@@ -22,19 +22,13 @@ def _rollout(g: torch.Generator, T: int, N: int | None, p_end: float = 0.2, scal
                 dones=_episodes(shape, g, p_end), last_value=torch.randn(shape[1:], generator=g) * scale)
 
 
-def _next_values(values: torch.Tensor, last_value) -> torch.Tensor:
-    """V(s_{t+1}) for every t: values shifted by one step, then V(s_T) = last_value."""
-    last = torch.as_tensor(last_value, dtype=values.dtype).reshape(1, *values.shape[1:])
-    return torch.cat([values[1:], last])
-
-
 # ---------------------------------------------------------------- gae
 def _gae_loop(rewards, values, dones, last_value, gamma, lam, mask_value=True, mask_sum=True,
               gamma_in_sum=True, lam_in_sum=True, bootstrap=True):
     """GAE with switches: each switch turned off is one of the classic mistakes."""
     not_done = 1.0 - dones.float()
     last = torch.as_tensor(last_value, dtype=rewards.dtype) if bootstrap else torch.zeros(rewards.shape[1:])
-    next_values = _next_values(values, last)
+    next_values = next_state_values(values, last)
     delta = rewards + gamma * (not_done if mask_value else 1.0) * next_values - values
     advantages = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[0])
@@ -83,7 +77,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="generalised advantage estimation",
     signature="gae(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, lam) -> (T,...)",
-    reference=F.gae,
+    reference=answers.gae,
     cases=_gae_cases,
     mistakes=[
         Mistake("dones ignored", lambda rewards, values, dones, last_value, gamma, lam:
@@ -107,7 +101,7 @@ register(Exercise(
                 "the residuals are summed with weights lam^l instead of (gamma lam)^l: the discount applies to "
                 "later residuals too."),
         Mistake("returns instead of advantages", lambda rewards, values, dones, last_value, gamma, lam:
-                F.gae(rewards, values, dones, last_value, gamma, lam) + values,
+                answers.gae(rewards, values, dones, last_value, gamma, lam) + values,
                 "you returned A_t + V(s_t), the lambda-return (the critic's target), not the advantage."),
     ],
     hints=[
@@ -125,28 +119,11 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- k_step_advantage
-def k_step_advantage(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value,
-                     gamma: float, k: int) -> torch.Tensor:
-    r"""hat A^(k)_t = sum_{l=0}^{k-1} gamma^l delta_{t+l}, cut at an episode end and at the rollout's end.
-
-    Equivalently r_t + ... + gamma^(n-1) r_{t+n-1} + gamma^n V(s_{t+n}) - V(s_t) with n the number
-    of steps actually available (at most k). Shapes as gae; k >= 1.
-    """
-    delta = F.td_residuals(rewards, values, _next_values(values, last_value), dones, gamma)
-    not_done = 1.0 - dones.float()
-    T = rewards.shape[0]
-    advantages = torch.zeros_like(delta)
-    for t in range(T):
-        weight = torch.ones_like(delta[0])  # gamma^l while the episode lasts, then 0
-        for l in range(min(k, T - t)):
-            advantages[t] = advantages[t] + weight * delta[t + l]
-            weight = weight * gamma * not_done[t + l]
-    return advantages
 
 
 def _ks_variant(rewards, values, dones, last_value, gamma, k, mask=True, discount=True, extra=0):
     """k_step_advantage with switches (the classic mistakes)."""
-    delta = F.td_residuals(rewards, values, _next_values(values, last_value), dones, gamma)
+    delta = answers.td_residuals(rewards, values, next_state_values(values, last_value), dones, gamma)
     not_done = 1.0 - dones.float()
     T = rewards.shape[0]
     advantages = torch.zeros_like(delta)
@@ -182,7 +159,7 @@ register(Exercise(
     title="the k-step advantage estimator",
     signature="k_step_advantage(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, k) "
               "-> (T,...)",
-    reference=k_step_advantage,
+    reference=answers.k_step_advantage,
     cases=_ks_cases,
     mistakes=[
         Mistake("sum crosses episodes", lambda rewards, values, dones, last_value, gamma, k:
@@ -220,7 +197,7 @@ def _lr_variant(rewards, values, dones, last_value, gamma, lam, swap=False, mask
         lam = 1 - lam
     d = dones if mask else torch.zeros_like(dones)
     lv = last_value if bootstrap else torch.zeros_like(torch.as_tensor(last_value))
-    return A2C.lambda_returns(rewards, values, d, lv, gamma, lam)
+    return answers.lambda_returns(rewards, values, d, lv, gamma, lam)
 
 
 def _lr_cases():
@@ -247,7 +224,7 @@ register(Exercise(
     title="lambda-returns, the critic's targets",
     signature="lambda_returns(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, lam) "
               "-> (T,...)",
-    reference=A2C.lambda_returns,
+    reference=answers.lambda_returns,
     cases=_lr_cases,
     mistakes=[
         Mistake("lam and 1 - lam swapped", lambda rewards, values, dones, last_value, gamma, lam:
@@ -262,10 +239,10 @@ register(Exercise(
                 "the recursion must start from G_T = V(s_T) = last_value, and V(s_{t+1}) at the last step is "
                 "last_value too; you used 0."),
         Mistake("advantages", lambda rewards, values, dones, last_value, gamma, lam:
-                F.gae(rewards, values, dones, last_value, gamma, lam),
+                answers.gae(rewards, values, dones, last_value, gamma, lam),
                 "you returned the GAE advantage; the lambda-return is the advantage plus V(s_t)."),
         Mistake("lam ignored", lambda rewards, values, dones, last_value, gamma, lam:
-                A2C.lambda_returns(rewards, values, dones, last_value, gamma, 1.0),
+                answers.lambda_returns(rewards, values, dones, last_value, gamma, 1.0),
                 "lam plays no part: this is the full bootstrapped return. Blend (1 - lam) V(s_{t+1}) with "
                 "lam G_{t+1} at every step."),
     ],

@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 from course_utils import tabular
+from course_utils import answers
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.trainers.trpo import kl_categorical
 
 CHAPTER = "06 Trust regions and the natural gradient"
 D = torch.float64
@@ -41,7 +41,7 @@ def _pe_transposed(P, R, pi, gamma):
 
 def _pe_uniform_actions(P, R, pi, gamma):
     uniform = torch.full_like(pi, 1.0 / pi.shape[1])
-    return tabular.policy_evaluation(P, R, uniform, gamma)
+    return answers.tabular_policy_evaluation(P, R, uniform, gamma)
 
 
 def _pe_optimal(P, R, pi, gamma):
@@ -79,7 +79,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="exact policy evaluation on a small MDP",
     signature="tabular_policy_evaluation(P (S, A, S), R (S, A), pi (S, A), gamma float) -> (S,)",
-    reference=tabular.policy_evaluation,
+    reference=answers.tabular_policy_evaluation,
     cases=_pe_cases,
     mistakes=[
         Mistake("immediate reward only", lambda P, R, pi, gamma: (pi * R).sum(-1),
@@ -108,13 +108,13 @@ register(Exercise(
 
 # ---------------------------------------------------------------- advantage_table
 def _adv_mean_baseline(P, R, pi, gamma):
-    V = tabular.policy_evaluation(P, R, pi, gamma)
-    Q = tabular.q_values(P, R, V, gamma)
+    V = answers.tabular_policy_evaluation(P, R, pi, gamma)
+    Q = answers.q_values(P, R, V, gamma)
     return Q - Q.mean(-1, keepdim=True)
 
 
 def _adv_no_gamma(P, R, pi, gamma):
-    V = tabular.policy_evaluation(P, R, pi, gamma)
+    V = answers.tabular_policy_evaluation(P, R, pi, gamma)
     return R + torch.einsum("sat,t->sa", P, V) - V[:, None]
 
 
@@ -137,14 +137,14 @@ register(Exercise(
     chapter=CHAPTER,
     title="the advantage A^pi(s, a) of every state and action",
     signature="advantage_table(P (S, A, S), R (S, A), pi (S, A), gamma float) -> (S, A)",
-    reference=tabular.advantages,
+    reference=answers.advantage_table,
     cases=_adv_cases,
     mistakes=[
-        Mistake("Q, not A", lambda P, R, pi, gamma: tabular.q_values(P, R, tabular.policy_evaluation(P, R, pi, gamma),
+        Mistake("Q, not A", lambda P, R, pi, gamma: answers.q_values(P, R, answers.tabular_policy_evaluation(P, R, pi, gamma),
                                                                      gamma),
                 "this is Q^pi. The advantage subtracts the state's value: A(s, a) = Q(s, a) - V(s), so that its "
                 "pi-average in every state is 0."),
-        Mistake("V - Q", lambda P, R, pi, gamma: -tabular.advantages(P, R, pi, gamma),
+        Mistake("V - Q", lambda P, R, pi, gamma: -answers.advantage_table(P, R, pi, gamma),
                 "the sign is flipped: A = Q - V is positive for actions BETTER than the policy's average."),
         Mistake("uniform mean of Q", _adv_mean_baseline,
                 "you subtracted the plain mean of Q over the actions. V(s) is the pi-weighted mean, "
@@ -165,7 +165,7 @@ register(Exercise(
 
 # ---------------------------------------------------------------- discounted_visitation
 def _dv_unnormalised(P, pi, mu, gamma):
-    return tabular.discounted_visitation(P, pi, mu, gamma) / (1 - gamma)
+    return answers.discounted_visitation(P, pi, mu, gamma) / (1 - gamma)
 
 
 def _dv_transposed(P, pi, mu, gamma):
@@ -207,7 +207,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the discounted state-visitation distribution d_pi",
     signature="discounted_visitation(P (S, A, S), pi (S, A), mu (S,), gamma float) -> (S,)",
-    reference=tabular.discounted_visitation,
+    reference=answers.discounted_visitation,
     cases=_dv_cases,
     mistakes=[
         Mistake("not normalised", _dv_unnormalised,
@@ -265,11 +265,11 @@ register(Exercise(
     chapter=CHAPTER,
     title="the KL divergence between two softmax policies, state by state",
     signature="kl_categorical(logits_p (N, A), logits_q (N, A)) -> (N,)",
-    reference=kl_categorical,
+    reference=answers.kl_categorical,
     cases=_kl_cases,
     grad_wrt=("logits_p", "logits_q"),
     mistakes=[
-        Mistake("reversed", lambda logits_p, logits_q: kl_categorical(logits_q, logits_p),
+        Mistake("reversed", lambda logits_p, logits_q: answers.kl_categorical(logits_q, logits_p),
                 "this is KL(q || p). The KL is not symmetric: KL(p || q) averages log(p / q) under p."),
         Mistake("logits as log-probabilities", lambda logits_p, logits_q: (torch.softmax(logits_p, -1)
                                                                            * (logits_p - logits_q)).sum(-1),
@@ -282,7 +282,7 @@ register(Exercise(
         Mistake("softmax then log", _kl_naive,
                 "softmax followed by log overflows for large logits (exp(100) is inf in float32) and returns NaN. "
                 "torch.log_softmax computes log p stably."),
-        Mistake("summed over states", lambda logits_p, logits_q: kl_categorical(logits_p, logits_q).sum(),
+        Mistake("summed over states", lambda logits_p, logits_q: answers.kl_categorical(logits_p, logits_q).sum(),
                 "you summed over the states: return one KL per state, shape (N,); the trainer averages them."),
     ],
     hints=[

@@ -25,7 +25,7 @@ import torch
 from course_utils.checks._common import gen
 from course_utils.grading.guard import call_guarded
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.trainers.trpo import conjugate_gradient, fisher_vector_product, trust_region_step
+from course_utils import answers
 
 CHAPTER = "07 TRPO"
 D = torch.float64
@@ -140,7 +140,7 @@ def _cg_residual_check(fn) -> str | None:
     """float32, 200 x 200, condition 1e5, 10 iterations: the residual must match the reference's within 1%."""
     A = spd_matrix(200, 1e5, 21, dtype=torch.float32)
     b = torch.randn(200, generator=gen(22))
-    expected = conjugate_gradient(lambda v: A @ v, b.clone(), 10)
+    expected = answers.conjugate_gradient(lambda v: A @ v, b.clone(), 10)
     out = call_guarded(fn, {"Avp": MatrixProduct(A, "v -> A v"), "b": b.clone(), "iters": 10, "tol": 1e-10}, 3.0)
     if out.kind != "ok":
         return "on a float32 system (200 x 200, condition 1e5) your function " + (
@@ -163,7 +163,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="conjugate gradient: solving A x = b from products A v",
     signature="conjugate_gradient(Avp callable v -> A v, b (P,), iters int = 10, tol float = 1e-10) -> (P,)",
-    reference=conjugate_gradient,
+    reference=answers.conjugate_gradient,
     cases=_cg_cases,
     extra_checks=(_cg_residual_check,),
     mistakes=[
@@ -283,13 +283,13 @@ register(Exercise(
     chapter=CHAPTER,
     title="Fisher-vector products by double back-propagation",
     signature="fisher_vector_product(kl_fn callable theta -> (), theta (P,), v (P,), damping float = 0.0) -> (P,)",
-    reference=fisher_vector_product,
+    reference=answers.fisher_vector_product,
     cases=_fvp_cases,
     mistakes=[
-        Mistake("no damping", lambda kl_fn, theta, v, damping=0.0: fisher_vector_product(kl_fn, theta, v, 0.0),
+        Mistake("no damping", lambda kl_fn, theta, v, damping=0.0: answers.fisher_vector_product(kl_fn, theta, v, 0.0),
                 "the damping term is missing: return H v + damping * v. It keeps F + damping I positive definite, so "
                 "conjugate gradient never divides by ~0."),
-        Mistake("damping times ones", lambda kl_fn, theta, v, damping=0.0: fisher_vector_product(kl_fn, theta, v, 0.0)
+        Mistake("damping times ones", lambda kl_fn, theta, v, damping=0.0: answers.fisher_vector_product(kl_fn, theta, v, 0.0)
                 + damping,
                 "damping was added as a constant; it is (H + damping I) v, so add damping * v."),
         Mistake("first derivative only", _fvp_gradient,
@@ -335,7 +335,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="scaling the natural-gradient direction to the trust region",
     signature="trust_region_step(x (P,), Fx (P,), delta float) -> (P,)",
-    reference=trust_region_step,
+    reference=answers.trust_region_step,
     cases=_trs_cases,
     mistakes=[
         Mistake("factor 2 missing", lambda x, Fx, delta: torch.sqrt(delta / (x @ Fx)) * x,

@@ -5,9 +5,9 @@ import math
 
 import torch
 
+from course_utils import answers
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.trainers import ppo as P
 
 CHAPTER = "08 PPO"
 
@@ -54,7 +54,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="PPO's clipped surrogate loss",
     signature="ppo_clip_loss(logp (M,), logp_old (M,), advantages (M,), clip_eps float) -> () tensor",
-    reference=P.ppo_clip_loss,
+    reference=answers.ppo_clip_loss,
     cases=_clip_cases,
     grad_wrt=("logp", "logp_old", "advantages"),
     mistakes=[
@@ -124,7 +124,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="estimating KL(pi_old || pi) from the sampled actions",
     signature="approx_kl(logp (M,), logp_old (M,)) -> () tensor",
-    reference=P.approx_kl,
+    reference=answers.approx_kl,
     cases=_kl_cases,
     grad_wrt=("logp", "logp_old"),
     mistakes=[
@@ -164,7 +164,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="PPO-penalty's adaptive KL coefficient",
     signature="adaptive_kl_beta(beta float, kl float, target_kl float) -> float",
-    reference=P.adaptive_kl_beta,
+    reference=answers.adaptive_kl_beta,
     returns="float",
     cases=lambda: [
         Case("KL five times the target (worked by hand)", fixed(beta=1.0, kl=0.05, target_kl=0.01),
@@ -234,7 +234,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="the clipped value loss",
     signature="clipped_value_loss(values (M,), values_old (M,), returns (M,), clip_eps float) -> () tensor",
-    reference=P.clipped_value_loss,
+    reference=answers.clipped_value_loss,
     cases=_vc_cases,
     grad_wrt=("values", "values_old", "returns"),
     mistakes=[

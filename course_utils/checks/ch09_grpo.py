@@ -5,9 +5,9 @@ import math
 
 import torch
 
+from course_utils import answers
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake, register
-from course_utils.trainers import grpo_task as G
 
 CHAPTER = "09 GRPO"
 
@@ -35,7 +35,7 @@ register(Exercise(
     chapter=CHAPTER,
     title="group-relative advantages",
     signature="group_relative_advantages(rewards (B, G), eps float = 1e-8) -> (B, G)",
-    reference=G.group_relative_advantages,
+    reference=answers.group_relative_advantages,
     cases=_gra_cases,
     mistakes=[
         Mistake("whole batch", lambda rewards, eps=1e-8: (rewards - rewards.mean()) / (rewards.std() + eps),
@@ -92,7 +92,7 @@ def _gl_cases():
 
 
 def _surrogate(logp, logp_old, advantages, clip_eps):
-    return G.ppo_clip_loss(logp, logp_old, advantages, clip_eps)
+    return answers.ppo_clip_loss(logp, logp_old, advantages, clip_eps)
 
 
 register(Exercise(
@@ -101,7 +101,7 @@ register(Exercise(
     title="the GRPO loss: clipped surrogate plus a KL to the reference",
     signature="grpo_loss(logp (M,), logp_old (M,), logp_ref (M,), advantages (M,), clip_eps float, beta float) "
               "-> () tensor",
-    reference=G.grpo_loss,
+    reference=answers.grpo_loss,
     cases=_gl_cases,
     grad_wrt=("logp", "logp_old", "logp_ref", "advantages"),
     mistakes=[

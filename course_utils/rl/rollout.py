@@ -22,6 +22,7 @@ bootstrapped across the boundary, and the truncated episode's missing future is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import gymnasium as gym
 import numpy as np
@@ -178,8 +179,14 @@ class SameStepCartPoleVectorEnv(CartPoleVectorEnv):
         return obs, reward, terminated, truncated, info
 
 
-def make_vector_env(env_id: str, num_envs: int, fast: bool = False, **env_kwargs) -> gym.vector.VectorEnv:
-    """``num_envs`` copies of ``env_id`` stepped together, with **same-step** autoreset.
+def make_vector_env(env_id: str, num_envs: int, fast: bool = False,
+                    autoreset: Literal["same_step", "next_step"] = "same_step", **env_kwargs) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` stepped together, with **same-step** autoreset by default.
+
+    The course's one env factory. ``autoreset="next_step"`` (Gymnasium's own default, and
+    CleanRL's) is for a training loop that masks the reset step itself: the PPO trainer
+    (:mod:`course_utils.trainers.ppo`) keeps it so that its results stay those of CleanRL's
+    loop; it gets the NumPy-vectorised version when Gymnasium has one, else a ``SyncVectorEnv``.
 
     Same-step autoreset: when a sub-environment ends at step t, the observation returned by
     that ``step`` is already the first one of the next episode, and the episode's last
@@ -193,6 +200,11 @@ def make_vector_env(env_id: str, num_envs: int, fast: bool = False, **env_kwargs
     (:class:`SameStepCartPoleVectorEnv`, used by the A2C trainer). Every other case gets a
     ``SyncVectorEnv``: one Python environment per copy, stepped in turn.
     """
+    if autoreset == "next_step":
+        try:
+            return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+        except gym.error.Error:
+            return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
     same_step = gym.vector.AutoresetMode.SAME_STEP
     if fast and env_id == "CartPole-v1" and not env_kwargs:
         envs = SameStepCartPoleVectorEnv(num_envs=num_envs, max_episode_steps=gym.spec(env_id).max_episode_steps)

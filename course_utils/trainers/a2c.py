@@ -44,79 +44,17 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 from tqdm.auto import tqdm
 
-from course_utils.rl import functional as reference
+from course_utils import answers
+from course_utils.answers import a2c_loss, bootstrapped_returns, lambda_returns
 from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History
-from course_utils.trainers.ppo_parts import clip_grad_norm
-from course_utils.trainers.reinforce import _checked
+from course_utils.trainers.kit import clip_grad_norm, plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["ActorCritic", "train_a2c", "bootstrapped_returns", "lambda_returns", "a2c_loss"]
 
 
-# ----------------------------------------------------------------------------- reference math
-def bootstrapped_returns(rewards: Tensor, dones: Tensor, last_value: Tensor, gamma: float) -> Tensor:
-    r"""G_t = r_t + gamma (1 - d_t) G_{t+1}, with G_T = V(s_T) = ``last_value``.
-
-    The return from step t to the end of the rollout, bootstrapped with the critic where the
-    rollout cuts an episode, and stopped where an episode ends: step t looks T - t steps ahead
-    (A2C's n-step return). Shapes: rewards, dones (T,) or (T, N); last_value () or (N,).
-    Example: rewards [1, 1], dones [0, 0], last_value 10, gamma 0.5 -> [4, 6].
-    """
-    r, not_done = rewards.float(), 1.0 - dones.float()
-    returns = torch.zeros_like(r)
-    running = torch.as_tensor(last_value, dtype=r.dtype).detach()
-    for t in reversed(range(r.shape[0])):
-        running = r[t] + gamma * not_done[t] * running
-        returns[t] = running
-    return returns
-
-
-def lambda_returns(
-    rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamma: float, lam: float
-) -> Tensor:
-    r"""G^lam_t = r_t + gamma (1 - d_t) [(1 - lam) V(s_{t+1}) + lam G^lam_{t+1}], G^lam_T = V(s_T).
-
-    The critic's targets that go with GAE: G^lam_t = hat A_t + V(s_t). Each step blends the
-    one-step bootstrap V(s_{t+1}) with the longer return G^lam_{t+1}; lam = 0 gives
-    r_t + gamma V(s_{t+1}), lam = 1 the bootstrapped return. Constants, no gradient.
-    Shapes: rewards, values, dones (T,) or (T, N); last_value () or (N,).
-    Example: rewards [0, 0, 1], values 0.5, dones 0, last_value 1, gamma 1, lam 0.5 ->
-    [0.875, 1.25, 2].
-    """
-    r, v, not_done = rewards.float(), values.detach().float(), 1.0 - dones.float()
-    returns = torch.zeros_like(r)
-    next_value = next_return = torch.as_tensor(last_value, dtype=r.dtype).detach()
-    for t in reversed(range(r.shape[0])):
-        next_return = r[t] + gamma * not_done[t] * ((1 - lam) * next_value + lam * next_return)
-        returns[t] = next_return
-        next_value = v[t]
-    return returns
-
-
-def a2c_loss(
-    logp: Tensor,
-    values: Tensor,
-    advantages: Tensor,
-    returns: Tensor,
-    entropy: Tensor,
-    value_coef: float = 0.5,
-    entropy_coef: float = 0.01,
-) -> Tensor:
-    r"""L = -mean(log pi(a|s) A) + c_v mean((V(s) - hat R)^2) - c_H mean(H[pi(.|s)]).
-
-    Shapes: every tensor (M,); advantages and returns are constants (detached). Minimising L
-    follows the policy gradient, regresses the critic on its targets and, through the entropy
-    bonus, keeps the policy from becoming deterministic too early.
-    """
-    policy_loss = -(logp * advantages.detach()).mean()
-    value_loss = ((values - returns.detach()) ** 2).mean()
-    return policy_loss + value_coef * value_loss - entropy_coef * entropy.mean()
-
-
-# the defaults of train_a2c's learner-function arguments (which shadow the names above)
-_REFERENCES = {"bootstrapped_returns": bootstrapped_returns, "lambda_returns": lambda_returns, "a2c_loss": a2c_loss}
 
 
 # ----------------------------------------------------------------------------- agent
@@ -274,11 +212,11 @@ def train_a2c(
         raise ValueError(f'advantage must be "n_step", "td" or "gae", not {advantage!r}')
     if optimizer not in ("adam", "rmsprop"):
         raise ValueError(f'optimizer must be "adam" or "rmsprop", not {optimizer!r}')
-    td_residuals = _checked(td_residuals, reference.td_residuals, "td_residuals")
-    bootstrapped_returns = _checked(bootstrapped_returns, _REFERENCES["bootstrapped_returns"], "bootstrapped_returns")
-    gae = _checked(gae, reference.gae, "gae")
-    lambda_returns = _checked(lambda_returns, _REFERENCES["lambda_returns"], "lambda_returns")
-    a2c_loss = _checked(a2c_loss, _REFERENCES["a2c_loss"], "a2c_loss", needs_grad=True)
+    td_residuals = plug_in(td_residuals, answers.td_residuals, "td_residuals")
+    bootstrapped_returns = plug_in(bootstrapped_returns, answers.bootstrapped_returns, "bootstrapped_returns")
+    gae = plug_in(gae, answers.gae, "gae")
+    lambda_returns = plug_in(lambda_returns, answers.lambda_returns, "lambda_returns")
+    a2c_loss = plug_in(a2c_loss, answers.a2c_loss, "a2c_loss", needs_grad=True)
     used = {"n_step": [bootstrapped_returns], "td": [td_residuals], "gae": [gae, lambda_returns]}[advantage]
     config = dict(
         env_id=env_id, advantage=advantage, total_steps=total_steps, num_envs=num_envs, num_steps=num_steps,

@@ -32,11 +32,11 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_utils.rl import functional as F
+from course_utils import answers as answer_key  # "answers" here are the sampled sequences
+from course_utils.answers import group_relative_advantages, grpo_loss, ppo_clip_loss  # noqa: F401
 from course_utils.rl.policies import mlp
 from course_utils.trainers.history import History
-from course_utils.trainers.ppo import ppo_clip_loss
-from course_utils.trainers.reinforce import _checked
+from course_utils.trainers.kit import plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["SortTask", "SequencePolicy", "group_relative_advantages", "grpo_loss", "train_grpo", "train_ppo_critic",
@@ -44,21 +44,6 @@ __all__ = ["SortTask", "SequencePolicy", "group_relative_advantages", "grpo_loss
 
 
 # ----------------------------------------------------------------------------- reference math
-def group_relative_advantages(rewards: Tensor, eps: float = 1e-8) -> Tensor:
-    """A_ij = (r_ij - mean_j r_ij) / (std_j r_ij + eps) within each group i; rewards (B, G) -> (B, G)."""
-    return (rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)
-
-
-def grpo_loss(logp: Tensor, logp_old: Tensor, logp_ref: Tensor, advantages: Tensor, clip_eps: float,
-              beta: float) -> Tensor:
-    """-mean(min(r A, clip(r, 1 +- eps) A)) + beta * mean(pi_ref/pi - log(pi_ref/pi) - 1); all (M,) -> ().
-
-    One entry per generated token; ``advantages`` repeats each answer's group-relative advantage
-    over its tokens. The KL term is the k3 estimator of KL(pi || pi_ref) on tokens sampled from pi.
-    """
-    log_ref_ratio = logp_ref.detach() - logp
-    kl = torch.exp(log_ref_ratio) - log_ref_ratio - 1.0
-    return ppo_clip_loss(logp, logp_old, advantages, clip_eps) + beta * kl.mean()
 
 
 # ----------------------------------------------------------------------------- task and policy
@@ -148,9 +133,9 @@ def train_grpo(
     """GRPO: per iteration, B prompts x G answers, group-relative advantages, ``epochs`` full-batch
     steps on the clipped surrogate plus beta * KL(pi || pi_ref). Learner's functions: None = reference."""
     task = task or SortTask()
-    advantages_fn = _checked(group_relative_advantages, _REFERENCE["group_relative_advantages"],
+    advantages_fn = plug_in(group_relative_advantages, answer_key.group_relative_advantages,
                              "group_relative_advantages")
-    loss_fn = _checked(grpo_loss, _REFERENCE["grpo_loss"], "grpo_loss", needs_grad=True)
+    loss_fn = plug_in(grpo_loss, answer_key.grpo_loss, "grpo_loss", needs_grad=True)
     history = History(config=dict(algorithm="GRPO", prompt_len=task.prompt_len, vocab=task.vocab, iterations=iterations,
                                   prompts_per_iteration=prompts_per_iteration, group_size=group_size, epochs=epochs,
                                   clip_eps=clip_eps, beta=beta, lr=lr, seed=seed, torch_threads=1,
@@ -220,7 +205,7 @@ def train_ppo_critic(
             dones = torch.zeros(n, L)
             dones[:, -1] = 1.0
             # time runs along the first axis for gae: (L, n)
-            advantages = F.gae(token_rewards.T, values.T, dones.T, torch.zeros(n), 1.0, gae_lambda).T
+            advantages = answer_key.gae(token_rewards.T, values.T, dones.T, torch.zeros(n), 1.0, gae_lambda).T
             returns = advantages + values
             adv = ((advantages - advantages.mean()) / (advantages.std() + 1e-8)).reshape(-1)
             for _ in range(epochs):
@@ -235,7 +220,6 @@ def train_ppo_critic(
         return history
 
 
-_REFERENCE = {"group_relative_advantages": group_relative_advantages, "grpo_loss": grpo_loss}
 
 
 def success_rate(policy: SequencePolicy, task: SortTask, n: int = 2000, seed: int = 123) -> float:

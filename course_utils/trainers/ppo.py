@@ -32,13 +32,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_utils.rl import functional as F
+from course_utils import answers
+from course_utils.answers import adaptive_kl_beta, approx_kl, clipped_value_loss, ppo_clip_loss  # noqa: F401
 from course_utils.rl.policies import mlp
+from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History
-from course_utils.trainers import ppo_parts as ref
-from course_utils.trainers.ppo_parts import (RunningMeanStd, adaptive_kl_beta, approx_kl, clip_grad_norm,  # noqa: F401
-                                             clipped_value_loss, evaluate_policy, ppo_clip_loss)
-from course_utils.trainers.reinforce import _checked
+from course_utils.trainers.kit import RunningMeanStd, clip_grad_norm, evaluate_policy, plug_in  # noqa: F401
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["PPOConfig", "ZOO", "ppo_config", "train_ppo", "evaluate_policy", "ppo_clip_loss", "approx_kl",
@@ -203,10 +202,10 @@ def train_ppo(
     ``history.diagnostics`` holds per-update approx_kl, clip_fraction, kl_beta and epochs run.
     """
     cfg = dataclasses.replace(config, **overrides) if config else ppo_config(env_id, **overrides)
-    clip_loss_fn = _checked(ppo_clip_loss, ref.ppo_clip_loss, "ppo_clip_loss", needs_grad=True)
-    kl_fn = _checked(approx_kl, ref.approx_kl, "approx_kl", needs_grad=True)
-    value_loss_fn = _checked(clipped_value_loss, ref.clipped_value_loss, "clipped_value_loss", needs_grad=True)
-    beta_fn = adaptive_kl_beta or ref.adaptive_kl_beta
+    clip_loss_fn = plug_in(ppo_clip_loss, answers.ppo_clip_loss, "ppo_clip_loss", needs_grad=True)
+    kl_fn = plug_in(approx_kl, answers.approx_kl, "approx_kl", needs_grad=True)
+    value_loss_fn = plug_in(clipped_value_loss, answers.clipped_value_loss, "clipped_value_loss", needs_grad=True)
+    beta_fn = plug_in(adaptive_kl_beta, answers.adaptive_kl_beta, "adaptive_kl_beta", returns="float")
     penalty = cfg.objective == "kl_penalty"
     used = {"ppo_clip_loss": clip_loss_fn.source, "approx_kl": kl_fn.source if penalty else None,
             "clipped_value_loss": value_loss_fn.source if cfg.clip_value else None,
@@ -216,7 +215,7 @@ def train_ppo(
     with one_torch_thread():
         # ---- env and agent
         torch.manual_seed(cfg.seed)
-        envs = ref.make_envs(cfg.env_id, cfg.num_envs)  # next-step autoreset
+        envs = make_vector_env(cfg.env_id, cfg.num_envs, autoreset="next_step")  # as CleanRL
         continuous = isinstance(envs.single_action_space, gym.spaces.Box)
         obs_dim = int(np.prod(envs.single_observation_space.shape))
         act_dim = int(np.prod(envs.single_action_space.shape)) if continuous else int(envs.single_action_space.n)
@@ -273,7 +272,7 @@ def train_ppo(
             # a truncated episode's last observation is stored at t + 1: bootstrap with its value
             boot_rewards = torch.from_numpy(rewards) + cfg.gamma * torch.from_numpy(truncated) * values_ext[1:]
             dones = torch.from_numpy(np.maximum(terminated, truncated))
-            advantages = F.gae(boot_rewards, values, dones, values_ext[T], cfg.gamma, cfg.gae_lambda)
+            advantages = answers.gae(boot_rewards, values, dones, values_ext[T], cfg.gamma, cfg.gae_lambda)
             returns = advantages + values
 
             # ---- flatten (T, N) -> (M,), keeping only real transitions
@@ -317,7 +316,7 @@ def train_ppo(
                     optimizer.step()
                 if cfg.target_kl is not None:  # stop once the policy has moved too far from the data's
                     with torch.no_grad():
-                        kl_now = float(ref.approx_kl(agent.evaluate(b_obs, b_actions)[0], b_logp))
+                        kl_now = float(answers.approx_kl(agent.evaluate(b_obs, b_actions)[0], b_logp))
                     if kl_now > 1.5 * cfg.target_kl:
                         break
 

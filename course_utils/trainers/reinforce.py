@@ -30,10 +30,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from course_utils.rl import functional as reference
+from course_utils import answers
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
 from course_utils.rl.rollout import Episode, collect_episodes
 from course_utils.trainers.history import History
+from course_utils.trainers.kit import plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["train_reinforce", "mse_value_loss"]
@@ -95,10 +96,10 @@ def train_reinforce(
         The run's :class:`History`. Uses one torch thread while it runs (the thread count
         changes the result, see shared/GYMNASIUM_NOTES.md) and restores the previous count.
     """
-    discounted_return = _checked(discounted_return, reference.discounted_return, "discounted_return")
-    reward_to_go = _checked(reward_to_go, reference.reward_to_go, "reward_to_go")
-    pg_loss = _checked(pg_loss, reference.pg_loss, "pg_loss", needs_grad=True)
-    value_loss = _checked(value_loss, mse_value_loss, "value_loss", needs_grad=True)
+    discounted_return = plug_in(discounted_return, answers.discounted_return, "discounted_return")
+    reward_to_go = plug_in(reward_to_go, answers.reward_to_go, "reward_to_go")
+    pg_loss = plug_in(pg_loss, answers.pg_loss, "pg_loss", needs_grad=True)
+    value_loss = plug_in(value_loss, mse_value_loss, "value_loss", needs_grad=True)
     if weights_fn not in ("return", "reward_to_go"):
         raise ValueError(f'weights_fn must be "return" or "reward_to_go", not {weights_fn!r}')
     if baseline not in (None, "value"):
@@ -207,39 +208,6 @@ def _bootstrapped_rewards(ep: Episode, value_net: torch.nn.Module | None, gamma:
     with torch.no_grad():
         rewards[-1] += gamma * value_net(ep.final_obs.unsqueeze(0))[0]
     return rewards
-
-
-class _Checked:
-    """Wraps a learner's function: converts NumPy arrays and numbers to tensors (with a note,
-    once) and explains clearly when a loss cannot be differentiated."""
-
-    def __init__(self, fn: Callable, name: str, source: str, needs_grad: bool) -> None:
-        self.fn, self.name, self.source, self.needs_grad = fn, name, source, needs_grad
-        self.noted = False
-
-    def __call__(self, *args):
-        out = self.fn(*args)
-        if not isinstance(out, Tensor):
-            if self.needs_grad:
-                raise TypeError(
-                    f"{self.name} returned a {type(out).__name__}, which cannot be differentiated: "
-                    "build the loss from the logp/values tensors with torch operations."
-                )
-            if not self.noted:
-                warnings.warn(f"{self.name} returned a {type(out).__name__}; converting it to a "
-                              "torch.Tensor (returning a tensor avoids the copy).", stacklevel=2)
-                self.noted = True
-            out = torch.as_tensor(np.asarray(out), dtype=torch.float32)
-        if self.needs_grad and not out.requires_grad:
-            raise TypeError(f"{self.name} returned a tensor without gradient: was .detach(), "
-                            ".item() or NumPy used on logp/values?")
-        return out
-
-
-def _checked(fn: Callable | None, default: Callable, name: str, needs_grad: bool = False) -> _Checked:
-    if fn is None:
-        return _Checked(default, name, "reference", needs_grad)
-    return _Checked(fn, name, "learner", needs_grad)
 
 
 class _LivePlot:

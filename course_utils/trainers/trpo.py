@@ -28,73 +28,17 @@ from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from tqdm.auto import tqdm
 
-from course_utils.rl import functional as spine
+from course_utils import answers
+from course_utils.answers.trust_region import (conjugate_gradient, fisher_vector_product, kl_categorical,  # noqa: F401
+                                               kl_diag_gaussian, trust_region_step)
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
 from course_utils.rl.rollout import RolloutCollector, make_vector_env
 from course_utils.trainers.history import History
+from course_utils.trainers.kit import plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["train_trpo", "kl_categorical", "kl_diag_gaussian", "conjugate_gradient",
            "fisher_vector_product", "trust_region_step"]
-
-
-# ----------------------------------------------------------------------------- the math
-def kl_categorical(logits_p: Tensor, logits_q: Tensor) -> Tensor:
-    """KL(p || q) = sum_a p_a (log p_a - log q_a) per row: logits (N, A) -> (N,).
-
-    log_softmax keeps it finite for any logits (softmax, then log, overflows for logits ~ 100).
-    """
-    logp, logq = torch.log_softmax(logits_p, -1), torch.log_softmax(logits_q, -1)
-    return (logp.exp() * (logp - logq)).sum(-1)
-
-
-def kl_diag_gaussian(mu_p: Tensor, log_std_p: Tensor, mu_q: Tensor, log_std_q: Tensor) -> Tensor:
-    """KL(N(mu_p, sd_p^2) || N(mu_q, sd_q^2)) summed over the D action dims: (N, D) -> (N,)."""
-    var_p, var_q = (2 * log_std_p).exp(), (2 * log_std_q).exp()
-    return (log_std_q - log_std_p + (var_p + (mu_p - mu_q) ** 2) / (2 * var_q) - 0.5).sum(-1)
-
-
-def conjugate_gradient(Avp: Callable[[Tensor], Tensor], b: Tensor, iters: int = 10, tol: float = 1e-10) -> Tensor:
-    """Approximately solve A x = b (A symmetric positive definite) from products A v only.
-
-    Starts at x = 0. After k iterations x minimises the A-norm of the error over the Krylov
-    space span{b, Ab, ..., A^(k-1) b}. Stops early once r^T r < tol (the residual is ~0).
-    b: (P,); iters: 10 is TRPO's usual budget. Returns x (P,).
-    """
-    x = torch.zeros_like(b)
-    r = b.clone()  # residual b - A x, with x = 0
-    p = b.clone()  # search direction
-    rr = r @ r
-    for _ in range(iters):
-        if rr < tol:
-            break
-        Ap = Avp(p)
-        alpha = rr / (p @ Ap)
-        x = x + alpha * p
-        r = r - alpha * Ap
-        rr_new = r @ r
-        p = r + (rr_new / rr) * p  # the next direction is A-conjugate to all previous ones
-        rr = rr_new
-    return x
-
-
-def fisher_vector_product(kl_fn: Callable[[Tensor], Tensor], theta: Tensor, v: Tensor, damping: float = 0.0) -> Tensor:
-    """(H + damping I) v with H = Hessian of kl_fn at theta, by double back-propagation.
-
-    At theta = theta_old the Hessian of the mean KL(pi_old || pi_theta) is the Fisher matrix F.
-    grad(kl) is built with create_graph=True, so (grad(kl) . v) can be differentiated again;
-    F itself (P x P) is never formed. kl_fn: (P,) -> (); theta, v: (P,). Returns (P,).
-    """
-    theta = theta.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(kl_fn(theta), theta, create_graph=True)
-    (Hv,) = torch.autograd.grad(g @ v.detach(), theta)
-    return Hv + damping * v
-
-
-def trust_region_step(x: Tensor, Fx: Tensor, delta: float) -> Tensor:
-    """beta x with beta = sqrt(2 delta / x^T F x): the longest step along x whose quadratic
-    KL model 1/2 s^T F s equals delta. x, Fx: (P,) -> (P,)."""
-    return torch.sqrt(2 * delta / (x @ Fx)) * x
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -149,10 +93,10 @@ def train_trpo(
         halvings; -1 when every candidate was rejected), ``expected_improvement`` (g . step)
         and ``surrogate_improvement``. Uses one torch thread while it runs.
     """
-    cg = _or_reference(conjugate_gradient, globals()["conjugate_gradient"])
-    fvp = _or_reference(fisher_vector_product, globals()["fisher_vector_product"])
-    tr_step = _or_reference(trust_region_step, globals()["trust_region_step"])
-    kl_cat = _or_reference(kl_categorical, globals()["kl_categorical"])
+    cg = plug_in(conjugate_gradient, answers.conjugate_gradient, "conjugate_gradient")
+    fvp = plug_in(fisher_vector_product, answers.fisher_vector_product, "fisher_vector_product")
+    tr_step = plug_in(trust_region_step, answers.trust_region_step, "trust_region_step")
+    kl_cat = plug_in(kl_categorical, answers.kl_categorical, "kl_categorical")
     config = dict(
         env_id=env_id, total_steps=total_steps, num_envs=num_envs, num_steps=num_steps, gamma=gamma, lam=lam,
         max_kl=max_kl, damping=damping, cg_iters=cg_iters, backtrack_iters=backtrack_iters,
@@ -199,7 +143,7 @@ def train_trpo(
         while collector.global_step < total_steps:
             # ---- rollout and GAE advantages
             buffer = collector.collect(policy, value_net, num_steps)
-            advantages = spine.gae(buffer.bootstrapped_rewards(gamma), buffer.values, buffer.episode_ends,
+            advantages = answers.gae(buffer.bootstrapped_rewards(gamma), buffer.values, buffer.episode_ends,
                                    buffer.last_value, gamma, lam)  # (T, N)
             returns = (advantages + buffer.values).reshape(-1)  # regression targets for V
             obs = buffer.obs.reshape(-1, obs_dim)  # (M, obs_dim), M = T N
@@ -271,7 +215,3 @@ def train_trpo(
         envs.close()
         history.policy = policy
         return history
-
-
-def _or_reference(fn: Callable | None, reference: Callable) -> Callable:
-    return reference if fn is None else fn

@@ -1,0 +1,65 @@
+"""The answer key: every exercise's answer, in one package, one module per topic.
+
+    episodes         undiscounted_return, run_episode                               (ch. 00)
+    log_probs        categorical_log_prob, gaussian_log_prob, softmax_score,
+                     score_gradient_gaussian_mean                                   (ch. 01)
+    returns          discounted_return, reward_to_go, bootstrapped_returns,
+                     lambda_returns                                                 (ch. 02-05)
+    policy_gradient  sample_actions, pg_loss, optimal_baseline, value_loss, a2c_loss (ch. 02-04)
+    advantages       td_residuals, gae, k_step_advantage, normalize_advantages,
+                     group_relative_advantages                                      (ch. 03-05, 09)
+    exact_mdp        tabular_policy_evaluation, advantage_table, discounted_visitation (ch. 06)
+    trust_region     kl_categorical, conjugate_gradient, fisher_vector_product,
+                     trust_region_step                                              (ch. 06-07)
+    surrogates       ppo_clip_loss, approx_kl, adaptive_kl_beta, clipped_value_loss,
+                     grpo_loss                                                      (ch. 08-09)
+
+Each function is named after its exercise id (the two exceptions of chapter 06 have an alias
+here: ``tabular_policy_evaluation`` and ``advantage_table``). The checks in
+:mod:`course_utils.checks` grade a learner's function against these; the trainers in
+:mod:`course_utils.trainers` run these when a learner passes nothing. This package imports
+only torch, NumPy and Gymnasium: never a check, a grader or a trainer.
+"""
+from course_utils.answers.advantages import (
+    gae,
+    group_relative_advantages,
+    k_step_advantage,
+    normalize_advantages,
+    td_residuals,
+)
+from course_utils.answers.episodes import run_episode, undiscounted_return
+from course_utils.answers.exact_mdp import discounted_visitation, policy_evaluation, q_values
+from course_utils.answers.exact_mdp import advantages as advantage_table
+from course_utils.answers.log_probs import (
+    categorical_log_prob,
+    gaussian_log_prob,
+    score_gradient_gaussian_mean,
+    softmax_score,
+)
+from course_utils.answers.policy_gradient import a2c_loss, optimal_baseline, pg_loss, sample_actions, value_loss
+from course_utils.answers.returns import bootstrapped_returns, discounted_return, lambda_returns, reward_to_go
+from course_utils.answers.surrogates import adaptive_kl_beta, approx_kl, clipped_value_loss, grpo_loss, ppo_clip_loss
+from course_utils.answers.trust_region import (
+    conjugate_gradient,
+    fisher_vector_product,
+    kl_categorical,
+    kl_diag_gaussian,
+    trust_region_step,
+)
+
+tabular_policy_evaluation = policy_evaluation
+
+__all__ = [
+    "undiscounted_return", "run_episode",
+    "categorical_log_prob", "gaussian_log_prob", "softmax_score", "score_gradient_gaussian_mean",
+    "discounted_return", "sample_actions", "pg_loss",
+    "reward_to_go", "optimal_baseline", "value_loss", "normalize_advantages",
+    "td_residuals", "bootstrapped_returns", "a2c_loss",
+    "gae", "k_step_advantage", "lambda_returns",
+    "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical",
+    "conjugate_gradient", "fisher_vector_product", "trust_region_step",
+    "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss",
+    "group_relative_advantages", "grpo_loss",
+    # helpers of the answers above (not exercises)
+    "policy_evaluation", "q_values", "kl_diag_gaussian",
+]  # fmt: skip

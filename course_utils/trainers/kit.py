@@ -1,0 +1,109 @@
+"""The trainer kit: what the five trainers share and that is not an algorithm.
+
+- :func:`plug_in` puts a learner's function, or the answer from :mod:`course_utils.answers`
+  when the learner passes ``None``, into a trainer, wrapped so that a NumPy array or a number
+  is converted to a tensor (with a note, once) and a loss that cannot be differentiated is
+  explained clearly;
+- :func:`clip_grad_norm`, a cheap global gradient-norm clip (A2C, PPO);
+- :class:`RunningMeanStd`, running normalisation statistics (PPO);
+- :func:`evaluate_policy`, greedy evaluation episodes of a trained agent (PPO, benchmarks).
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["plug_in", "Plugged", "clip_grad_norm", "RunningMeanStd", "evaluate_policy"]
+
+
+class Plugged:
+    """A learner's function (or the answer) as a trainer calls it: converts NumPy arrays and
+    numbers to tensors (with a note, once) and explains clearly when a loss cannot be
+    differentiated. ``source`` is "learner" or "answer"."""
+
+    def __init__(self, fn: Callable, name: str, source: str, needs_grad: bool) -> None:
+        self.fn, self.name, self.source, self.needs_grad = fn, name, source, needs_grad
+        self.noted = False
+
+    def __call__(self, *args):
+        out = self.fn(*args)
+        if not isinstance(out, Tensor):
+            if self.needs_grad:
+                raise TypeError(
+                    f"{self.name} returned a {type(out).__name__}, which cannot be differentiated: "
+                    "build the loss from the logp/values tensors with torch operations."
+                )
+            if not self.noted:
+                warnings.warn(f"{self.name} returned a {type(out).__name__}; converting it to a "
+                              "torch.Tensor (returning a tensor avoids the copy).", stacklevel=2)
+                self.noted = True
+            out = torch.as_tensor(np.asarray(out), dtype=torch.float32)
+        if self.needs_grad and not out.requires_grad:
+            raise TypeError(f"{self.name} returned a tensor without gradient: was .detach(), "
+                            ".item() or NumPy used on logp/values?")
+        return out
+
+
+def plug_in(fn: Callable | None, answer: Callable, name: str, needs_grad: bool = False,
+            returns: Literal["tensor", "float"] = "tensor") -> Callable:
+    """The function a trainer calls for exercise ``name``: the learner's ``fn``, or ``answer``
+    when ``fn`` is None.
+
+    ``returns="tensor"`` (the default) wraps it in :class:`Plugged` (``needs_grad=True`` for a
+    loss: its result must carry a gradient); ``returns="float"`` (PPO's beta update) hands the
+    function over as it is.
+    """
+    chosen = answer if fn is None else fn
+    if returns == "float":
+        return chosen
+    return Plugged(chosen, name, "answer" if fn is None else "learner", needs_grad)
+
+
+# ----------------------------------------------------------------------------- shared helpers
+class RunningMeanStd:
+    """Mean and variance of a stream of arrays (batch-merged Welford), for normalisation."""
+
+    def __init__(self, shape: tuple[int, ...] = ()) -> None:
+        self.mean, self.var, self.count = np.zeros(shape), np.ones(shape), 1e-4
+
+    def update(self, x: np.ndarray) -> None:
+        batch_mean, batch_var, n = x.mean(0), x.var(0), x.shape[0]
+        delta, total = batch_mean - self.mean, self.count + n
+        self.mean = self.mean + delta * n / total
+        self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        self.count = total
+
+
+def clip_grad_norm(params: list[Tensor], max_norm: float) -> None:
+    """Rescale all gradients together so that their global L2 norm is at most ``max_norm``
+    (what nn.utils.clip_grad_norm_ does, with ~3x less overhead for a dozen small tensors)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
+
+
+def evaluate_policy(agent, env_id: str, episodes: int = 10, seed: int = 10_000,
+                    deterministic: bool = True) -> list[float]:
+    """Undiscounted returns of ``episodes`` episodes played by ``agent`` (greedy by default, as SB3)."""
+    env = gym.make(env_id)
+    returns = []
+    for episode in range(episodes):
+        raw, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            noise = torch.randn(1, env.action_space.shape[0]) if agent.continuous else torch.empty(
+                1, agent.act_dim).exponential_()
+            action = agent.act(agent.normalize(raw[None]), noise, deterministic)[0].numpy()
+            if agent.continuous:
+                action = np.clip(action, env.action_space.low, env.action_space.high)
+            raw, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return returns
