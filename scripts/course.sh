@@ -11,5 +11,10 @@ if [ "$(id -u)" -eq 0 ]; then
     echo "Running as root: adding --allow-root (JupyterLab refuses to start as root without it)."
     extra+=(--allow-root)
 fi
+# Trust the course's own notebooks (a signature in Jupyter's local database; the files are not
+# changed). JupyterLab renders the saved sliders and HTML of a trusted notebook as soon as it opens;
+# an untrusted one shows them as plain text ("HBox(children=...") until its cells are run again.
+"$VENV/bin/jupyter" trust notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb >/dev/null 2>&1 ||
+    echo "(could not mark the notebooks as trusted: sliders appear once you run their cells)"
 echo "Starting JupyterLab on notebooks/00_setup.ipynb. Stop it with Ctrl+C (twice)."
 exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" notebooks/00_setup.ipynb ${extra[@]+"${extra[@]}"} "$@"

@@ -74,7 +74,9 @@ def lab() -> Iterator[str]:
                             cwd=ROOT, env=env, stdout=open(tmp / "lab.log", "wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    watched = [ROOT / "notebooks/01_log_derivative_trick.ipynb", ROOT / "solutions/00_setup.ipynb"]
+    watched = [ROOT / p for p in ("notebooks/00_setup.ipynb", "notebooks/01_log_derivative_trick.ipynb",
+                                  "notebooks/05_gae.ipynb", "solutions/00_setup.ipynb",
+                                  "exercises/01_log_derivative_trick.ipynb")]
     before = [p.read_bytes() for p in watched]
 
     def up() -> bool:
@@ -118,18 +120,25 @@ def browser(lab):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _open_and_run(driver, base: str, path: str) -> None:
-    """Open a notebook in JupyterLab, wait for its kernel, run all cells and wait until idle."""
-    driver.get(f"{base}/lab/tree/{path}?token={TOKEN}&reset")
+def _find(path: str) -> str:
     # (headless Chromium has no focus, so shell.currentWidget stays empty: find the panel by path)
-    find = ("const w = window.jupyterapp && [...window.jupyterapp.shell.widgets('main')]"
+    return ("const w = window.jupyterapp && [...window.jupyterapp.shell.widgets('main')]"
             f".find(w => w.context && w.context.path === {path!r});")
+
+
+def _open(driver, base: str, path: str) -> str:
+    """Open a notebook in JupyterLab and wait until its kernel is idle; returns the JS that finds it."""
+    driver.get(f"{base}/lab/tree/{path}?token={TOKEN}&reset")
+    find = _find(path)
     _wait(f"{path} to open", lambda: driver.execute_script(
         find + "return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
         " && w.sessionContext.session.kernel.status === 'idle' && w.content && w.content.widgets.length);"),
         timeout=180)
-    driver.execute_script(find + "window.jupyterapp.shell.activateById(w.id);"
-                          "return window.jupyterapp.commands.execute('notebook:run-all-cells');")
+    driver.execute_script(find + "window.jupyterapp.shell.activateById(w.id);")
+    return find
+
+
+def _wait_idle(driver, path: str, find: str) -> None:
     time.sleep(1.0)
 
     def finished() -> bool:
@@ -141,6 +150,30 @@ def _open_and_run(driver, base: str, path: str) -> None:
 
     _wait(f"{path} to finish running", finished, timeout=300, every=1.0)
     time.sleep(1.0)
+
+
+def _open_and_run(driver, base: str, path: str) -> str:
+    """Open a notebook in JupyterLab, wait for its kernel, run all cells and wait until idle."""
+    find = _open(driver, base, path)
+    driver.execute_script(find + "return window.jupyterapp.commands.execute('notebook:run-all-cells');")
+    _wait_idle(driver, path, find)
+    return find
+
+
+def _run_cell(driver, path: str, find: str, index: int, source: str | None = None) -> str:
+    """(Optionally replace the source of cell ``index``, as a learner typing would), run that one
+    cell, wait until the kernel is idle and return the text of its outputs."""
+    if source is not None:
+        driver.execute_script(find + "w.content.widgets[arguments[0]].model.sharedModel.setSource(arguments[1]);",
+                              index, source)
+    driver.execute_script(
+        find + "window.jupyterapp.shell.activateById(w.id); w.content.activeCellIndex = arguments[0];"
+        "w.content.deselectAll(); return window.jupyterapp.commands.execute('notebook:run-cell');", index)
+    _wait_idle(driver, path, find)
+    return driver.execute_script(
+        find + "const c = w.content.widgets[arguments[0]];"
+        "c.node.scrollIntoView({block: 'center'});"
+        "return c.outputArea ? c.outputArea.node.innerText : '';", index)
 
 
 def test_lesson_runs_and_a_slider_changes_the_plot(browser, lab):
@@ -201,3 +234,55 @@ def test_workbook_check_cell_renders_feedback(browser, lab):
     # Rendered as HTML (a styled box), not shown as plain text.
     assert feedback[0].find_elements(By.CSS_SELECTOR, "div[style*='border-left']")
     browser.save_screenshot(str(ARTIFACTS / "workbook00_check_feedback.png"))
+
+
+def test_saved_sliders_render_before_any_cell_runs(browser, lab):
+    """A freshly opened lesson shows its sliders from the saved widget state (the course trusts its
+    notebooks when it starts), not the plain-text fallback ``HBox(children=...``."""
+    _open(browser, lab, "notebooks/05_gae.ipynb")
+    cell = _wait("the saved sliders of lesson 05 to render", lambda: browser.execute_script(
+        "return [...document.querySelectorAll('.jp-CodeCell')].find(c =>"
+        " c.querySelector('.widget-slider, .widget-hslider'));"), timeout=120)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", cell)
+    time.sleep(0.5)
+    assert "HBox(children=" not in browser.find_element("tag name", "body").text
+    browser.save_screenshot(str(ARTIFACTS / "lesson05_sliders_before_running.png"))
+
+
+def test_first_hour(browser, lab):
+    """The learner's first hour: lesson 00 from the link the launcher prints, then workbook 01: an
+    exercise fails with a diagnosis, a hint, the fix passes, and progress() shows it."""
+    find = _open_and_run(browser, lab, "notebooks/00_setup.ipynb")
+    text = browser.find_element("tag name", "body").text
+    assert "Traceback" not in text
+    browser.save_screenshot(str(ARTIFACTS / "first_hour_1_lesson00.png"))
+
+    path = "exercises/01_log_derivative_trick.ipynb"
+    find = _open(browser, lab, path)
+    cells = browser.execute_script(find + "return w.content.widgets.map(c => c.model.sharedModel.getSource());")
+    setup = next(i for i, s in enumerate(cells) if "from course_utils import" in s)
+    code = next(i for i, s in enumerate(cells) if s.startswith("def categorical_log_prob"))
+    graded = next(i for i, s in enumerate(cells) if s.strip() == "check(categorical_log_prob)")
+    _run_cell(browser, path, find, setup)
+
+    signature = cells[code].split('"""')[0]
+    wrong = signature + "    return logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1)\n"
+    _run_cell(browser, path, find, code, wrong)
+    feedback = _run_cell(browser, path, find, graded)
+    assert "FAILED" in feedback.upper() or "not yet" in feedback.lower(), feedback
+    assert "logsumexp" in feedback, feedback  # the diagnosis of the usual mistake
+    browser.save_screenshot(str(ARTIFACTS / "first_hour_2_check_fails.png"))
+
+    shown = _run_cell(browser, path, find, graded, "hint('categorical_log_prob')")
+    assert "Hint 1" in shown, shown
+    browser.save_screenshot(str(ARTIFACTS / "first_hour_3_hint.png"))
+
+    right = signature + "    return torch.log_softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)\n"
+    _run_cell(browser, path, find, code, right)
+    feedback = _run_cell(browser, path, find, graded, "check(categorical_log_prob)")
+    assert "Passed" in feedback, feedback
+    browser.save_screenshot(str(ARTIFACTS / "first_hour_4_check_passes.png"))
+
+    table = _run_cell(browser, path, find, graded, "progress()")
+    assert "categorical_log_prob" in table, table
+    browser.save_screenshot(str(ARTIFACTS / "first_hour_5_progress.png"))
