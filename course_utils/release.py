@@ -9,7 +9,13 @@ In a solved workbook, the answer sits between two marker lines inside a code cel
         ### END SOLUTION
 
 The release replaces each marked region by a ``# YOUR CODE HERE`` line and a
-``raise NotImplementedError`` at the same indentation. Markdown answers use
+``raise NotImplementedError`` at the same indentation.
+
+A *debug* exercise hands out a realistic buggy version instead of a stub: after the solution,
+a ``### BEGIN BUGGY`` / ``### END BUGGY`` region holds the buggy lines commented out with
+``# `` (so the solved workbook runs the fixed code). The release drops the solution and
+uncomments the buggy lines. A *predict* cell (tagged ``predict``) commits the solved workbook's
+choice, ``predict("id", "b")``; the learner's copy asks instead, ``predict("id")``. Markdown answers use
 ``<!-- BEGIN SOLUTION -->`` / ``<!-- END SOLUTION -->``. Cells tagged ``solution-only`` are
 dropped. Every code cell's outputs and execution count are cleared (the learner runs them), cell
 ids are kept, and the JSON is written deterministically, so ``release --check`` can tell whether
@@ -24,6 +30,9 @@ from pathlib import Path
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
+BUGGY_BEGIN = re.compile(r"^[ \t]*### BEGIN BUGGY[ \t]*$")
+BUGGY_END = re.compile(r"^[ \t]*### END BUGGY[ \t]*$")
+PREDICT_CALL = re.compile(r"""predict\((?P<id>\s*["'][A-Za-z_0-9]+["'])\s*,\s*["'][^"']*["']\s*\)""")
 MD_REGION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.DOTALL)
 STUB_MESSAGE = "Write your code here, then run the check below."
 MD_STUB = "*Write your answer here.*"
@@ -33,8 +42,52 @@ class ReleaseError(ValueError):
     """A solutions notebook whose markers do not pair up."""
 
 
+def _uncomment(line: str, where: str) -> str:
+    """``    # x = 1`` -> ``    x = 1`` (a buggy line of a debug exercise)."""
+    stripped = line.lstrip()
+    indent = line[: len(line) - len(stripped)]
+    if stripped == "#":
+        return ""
+    if not stripped.startswith("# "):
+        raise ReleaseError(f"{where}: every line between BEGIN BUGGY and END BUGGY must be commented with '# '")
+    return indent + stripped[2:]
+
+
+def _buggy_regions(lines: list[str], where: str) -> list[str]:
+    """Uncomment BEGIN/END BUGGY regions; returns the lines (markers dropped)."""
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if BUGGY_BEGIN.match(line):
+            if inside:
+                raise ReleaseError(f"{where}: nested BEGIN BUGGY")
+            inside = True
+            continue
+        if BUGGY_END.match(line):
+            if not inside:
+                raise ReleaseError(f"{where}: END BUGGY without BEGIN BUGGY")
+            inside = False
+            continue
+        out.append(_uncomment(line, where) if inside else line)
+    if inside:
+        raise ReleaseError(f"{where}: BEGIN BUGGY without END BUGGY")
+    return out
+
+
 def strip_code(source: str, where: str = "") -> str:
-    """Replace every BEGIN/END SOLUTION region of a code cell by a stub."""
+    """Replace every BEGIN/END SOLUTION region of a code cell by a stub (or, when the cell hands
+    out a buggy version between BEGIN/END BUGGY, by nothing: the buggy lines are the start)."""
+    if any(BUGGY_BEGIN.match(line) for line in source.split("\n")):
+        kept = []
+        inside = False
+        for line in source.split("\n"):
+            if BEGIN.match(line):
+                inside = True
+            elif END.match(line):
+                inside = False
+            elif not inside:
+                kept.append(line)
+        return "\n".join(_buggy_regions(kept, where))
     out: list[str] = []
     inside = False
     for line in source.split("\n"):
@@ -81,6 +134,8 @@ def release_notebook(solution: dict, name: str = "") -> dict:
         src = _source(cell)
         if cell.get("cell_type") == "code":
             src = strip_code(src, f"{name} cell {i}")
+            if "predict" in tags:
+                src = PREDICT_CALL.sub(r"predict(\g<id>)", src)
             cell["outputs"] = []
             cell["execution_count"] = None
         elif cell.get("cell_type") == "markdown":

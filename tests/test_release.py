@@ -68,3 +68,26 @@ def test_committed_workbooks_hold_no_answers():
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_debug_exercise_hands_out_the_buggy_version_and_no_solution():
+    solved = ('def f(x):\n    """doc"""\n    ### BEGIN SOLUTION\n    return x.sum()\n    ### END SOLUTION\n'
+              '    ### BEGIN BUGGY\n    # y = x\n    #\n    # return y.mean()\n    ### END BUGGY\n')
+    handed_out = strip_code(solved)
+    assert handed_out == 'def f(x):\n    """doc"""\n    y = x\n\n    return y.mean()\n'
+    assert "sum" not in handed_out and "NotImplementedError" not in handed_out
+    with pytest.raises(ReleaseError):
+        strip_code("    ### BEGIN BUGGY\n    y = x\n    ### END BUGGY")  # buggy lines must be commented out
+    with pytest.raises(ReleaseError):
+        strip_code("    ### BEGIN BUGGY\n    # y = x\n")
+
+
+def test_predict_cells_ask_instead_of_answering():
+    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["predict"]}, "outputs": [], "execution_count": 3,
+                     "source": 'predict("kl_step_doubles", "b")\n'},
+                    {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 4,
+                     "source": 'reveal("kl_step_doubles")\n'}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    out = release_notebook(nb, "x.ipynb")
+    assert "".join(out["cells"][0]["source"]) == 'predict("kl_step_doubles")\n'
+    assert "".join(out["cells"][1]["source"]) == 'reveal("kl_step_doubles")\n'
