@@ -6,9 +6,37 @@ In a workbook::
     check(gae)        # grade your function, show feedback, record progress
     hint("gae")       # a nudge; call again for a stronger hint
     progress()        # the whole course at a glance
+
+The names below are imported on first use (PEP 562), so that ``import course_utils.X`` loads
+only X: the notebook-grading protocol (:mod:`course_utils.grading.protocol`) and the command
+line start without torch.
 """
-from course_utils.grading import check, exercise_ids, grade, hint, progress, ready
-from course_utils.seeding import seed_everything
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["check", "exercise_ids", "grade", "hint", "progress", "ready", "seed_everything"]
 __version__ = "0.1.0"
+
+_HOME = {
+    "check": "course_utils.workbook",
+    "hint": "course_utils.workbook",
+    "progress": "course_utils.workbook",
+    "ready": "course_utils.workbook",
+    "grade": "course_utils.catalogue",
+    "exercise_ids": "course_utils.catalogue",
+    "seed_everything": "course_utils.seeding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -9,7 +9,7 @@ seeds (the cached experiments, made by a command), summarised as
 * an **interval**: the range (min to max) of the seeds when there are fewer than 20 of them,
   the central 95% of them (2.5th to 97.5th percentile) when there are more;
 
-and a learner's own run is *placed* in that band in words (:func:`describe_run`). Comparisons between two settings (:func:`compare`) say how sure they are:
+and a learner's own run is *placed* in that band in words (:func:`course_utils.experiments.reference_curves.describe_run`). Comparisons between two settings (:func:`compare`) say how sure they are:
 a 95% bootstrap interval of the difference of the medians, and an ordering only where that
 interval excludes zero.
 
@@ -22,15 +22,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from course_utils.trainers.history import History
-    from course_utils.trainers.reference import ReferenceCurve
 
-__all__ = ["Band", "band", "claim", "compare", "compare_text", "describe_run", "fmt", "reached_range"]
+__all__ = ["Band", "band", "claim", "compare", "compare_text", "fmt", "reached_range"]
 
 SMALL_N = 20  # below this many seeds, the interval is the range of the seeds
 
@@ -145,60 +142,6 @@ def compare(a: Sequence[float | None], b: Sequence[float | None], samples: int =
     med_a, med_b = _median(np.sort(xa)), _median(np.sort(xb))
     point = 0.0 if math.isinf(med_a) and math.isinf(med_b) else med_a - med_b
     return float(point), _quantile(diff, 0.025), _quantile(diff, 0.975)
-
-
-def describe_run(history: "History", reference: "ReferenceCurve | str", target: float, window: int = 20,
-                 label: str = "your run") -> str:
-    """Place one run in a reference's band, in two sentences.
-
-    1. when it first reached ``target`` (rolling-``window`` mean), against when the reference
-       seeds did;
-    2. its rolling mean at its last step, against the reference seeds at the same step.
-
-    Example: "your run reached 475 after 52,000 steps; the 8 reference seeds reached it after
-    31,000 to 78,000 steps (median 45,000): inside their range."
-    """
-    from course_utils.trainers.reference import load_reference
-
-    ref = load_reference(reference) if isinstance(reference, str) else reference
-    steps_ref = band(ref.steps_to(target))
-    budget = history.env_steps[-1] if history.env_steps else 0
-    reached = history.steps_to_reach(target, window)
-    t = fmt(target)
-    n = ref.n_seeds
-    if reached is not None:
-        step = reached[0]
-        if step < steps_ref.low:
-            where = "sooner than every reference seed"
-        elif step > steps_ref.high:
-            where = "later than every reference seed"
-        else:
-            where = "inside their range"
-        first = f"{label} reached {t} after {fmt(step)} steps"
-    else:
-        first = f"{label} did not reach {t} in its {fmt(budget)} steps"
-        in_time = sum(v <= budget for v in steps_ref.values)
-        where = f"{in_time} of {n} reference seeds had reached it by then"
-    if steps_ref.finite == 0:
-        ref_text = f"none of the {n} reference seeds reached it in {fmt(ref.env_steps[-1])} steps"
-    elif steps_ref.finite < n:
-        finite, median = reached_range(steps_ref)
-        ref_text = (f"{steps_ref.finite} of the {n} reference seeds reached it, after {fmt(finite[0])} to "
-                    f"{fmt(finite[-1])} steps ({median})")
-    else:
-        ref_text = (f"the {n} reference seeds reached it after {fmt(steps_ref.low)} to {fmt(steps_ref.high)} "
-                    f"steps (median {fmt(steps_ref.median)})")
-    sentences = [f"{first}; {ref_text}: {where}."]
-    if history.episode_returns:
-        final = float(history.rolling_return(window)[1][-1])
-        at = ref.band_at(budget)
-        if at is not None:
-            position = ("inside their range" if at.contains(final) else
-                        "below every reference seed" if final < at.low else "above every reference seed")
-            sentences.append(f"At {fmt(budget)} steps its rolling-{window} mean was {fmt(final, 1)}; the reference "
-                             f"seeds stood at {fmt(at.low, 1)} to {fmt(at.high, 1)} (median {fmt(at.median, 1)}) "
-                             f"at that point: {position}.")
-    return " ".join(sentences)
 
 
 def claim(holds: bool, statement: str) -> None:

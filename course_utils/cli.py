@@ -5,6 +5,8 @@
     check NOTEBOOK [...]     run a workbook and grade every exercise function it defines
     list                     list every exercise id, in course order
     slides [--out DIR]       export every lesson to offline reveal.js slides (instructors)
+    experiments NAME [...]   remake cached experiments: reference curves, lambda sweep, PPO ablation,
+                             GRPO comparison (hours; `experiments list` names them)
     grade-submissions DIR --out gradebook.csv
                              grade a folder of collected workbooks in a sandbox (instructors)
 """
@@ -44,18 +46,26 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
+    from course_utils.catalogue import registry
     from course_utils.grading.progress_file import report
 
-    print(repr(report()))
+    print(repr(report(registry())))
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from course_utils.grading.spec import registry
+    from course_utils.catalogue import registry
 
     for ex_id, ex in registry().items():
         print(f"{ex.chapter:32s} {ex_id:30s} {ex.signature}")
     return 0
+
+
+def _defined_exercises(code: str) -> list[str]:
+    """The exercises a notebook's code defines (loads the catalogue, hence torch: only when needed)."""
+    from course_utils.catalogue import defined_exercises
+
+    return defined_exercises(code)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -63,7 +73,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     worst = 0
     for path in args.notebooks:
-        report = grade_notebook(Path(path), cell_timeout=args.cell_timeout)
+        report = grade_notebook(Path(path), cell_timeout=args.cell_timeout, defined_exercises=_defined_exercises)
         print(report.summary())
         for ex_id, res in report.results.items():
             if args.verbose:
@@ -93,6 +103,12 @@ def _cmd_slides(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"Open them in a browser (no network needed); keep the {args.out}/_static folder beside them.")
     return 0
+
+
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    from course_utils.experiments.command import run
+
+    return run(args)
 
 
 def _cmd_grade_submissions(args: argparse.Namespace) -> int:
@@ -137,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vendor-from", default=None,
                    help="folder with the npm tarballs of reveal.js & co. (default: fetch with `npm pack`)")
     p.set_defaults(func=_cmd_slides)
+    p = sub.add_parser("experiments", help="remake cached experiments (reference curves, sweeps, ablations)")
+    from course_utils.experiments.command import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_experiments)
     p = sub.add_parser("grade-submissions", help="grade collected workbooks, each in a sandbox")
     p.add_argument("submissions", help="folder of submitted .ipynb files (subfolders per student are fine)")
     p.add_argument("--out", default="gradebook.csv", help="CSV gradebook; rerun to resume (default: gradebook.csv)")

@@ -9,9 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from course_utils.bands import band as seed_band
-from course_utils.bands import describe_run
 from course_utils.trainers.history import History
-from course_utils.trainers.reference import ReferenceCurve, load_reference
+from course_utils.experiments.reference_curves import ReferenceCurve, describe_run, load_reference
 
 __all__ = ["plot_learning_curves", "load_reference", "describe_run"]
 

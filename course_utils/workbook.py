@@ -1,14 +1,17 @@
-"""What notebook cells call: ``check``, ``hint`` and ``progress``."""
+"""The learner's API, what workbook cells call: ``check``, ``hint``, ``progress`` and ``ready``.
+
+``check`` grades through :mod:`course_utils.catalogue`, shows the feedback of
+:mod:`course_utils.grading.result` and records progress (:mod:`course_utils.grading.progress_file`).
+"""
 from __future__ import annotations
 
 import os
 import sys
 from typing import Any, Callable, Optional
 
+from course_utils.catalogue import grade, registry
 from course_utils.grading import progress_file as _progress
-from course_utils.grading.engine import Result, _compose, grade
-from course_utils.grading.feedback import hint_html
-from course_utils.grading.spec import registry
+from course_utils.grading.result import Result, compose, hint_html
 
 
 class CheckFailed(AssertionError):
@@ -70,7 +73,7 @@ def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
         if ex_id == "<lambda>":
             ex_id = ""
         if not ex_id:
-            result = _compose(Result(exercise_id="?", passed=False, status="unknown_exercise",
+            result = compose(Result(exercise_id="?", passed=False, status="unknown_exercise",
                                      headline="this function has no name to look the exercise up by; "
                                      "call check(fn, exercise_id='...')."))
         else:
@@ -79,7 +82,7 @@ def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
             warning = _progress.record(result.exercise_id, result.status)
             if warning:
                 result.notes.append(warning)
-                _compose(result)
+                compose(result)
         _display(result, result.message)
         if not result.passed and result.status != "unknown_exercise":
             _hint_button(result.exercise_id)
@@ -153,5 +156,5 @@ def hint(exercise_id: str, level: Optional[int] = None) -> None:
 
 def progress() -> None:
     """Show which exercises of the whole course you have passed."""
-    rep = _progress.report()
+    rep = _progress.report(registry())
     _display(rep, repr(rep))

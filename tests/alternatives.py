@@ -1,4 +1,4 @@
-"""Correct solutions written differently from the references (loops, NumPy, other torch calls).
+"""Correct solutions written differently from the answers (course_utils.answers) (loops, NumPy, other torch calls).
 
 Every exercise must list at least one: a checker that rejects a correct but different answer is
 as bad as one that accepts a wrong one. ``tests/test_exercise_catalogue.py`` grades them all.

@@ -1,4 +1,4 @@
-"""Correct answers to the exercises of chapters 04 and 05, written differently from the references."""
+"""Correct answers to the exercises of chapters 04 and 05, written differently from the answers (course_utils.answers)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Correct solutions of chapters 06-07 written differently from the references."""
+"""Correct solutions of chapters 06-07 written differently from the answers (course_utils.answers)."""
 from __future__ import annotations
 
 import numpy as np

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from course_utils.bands import band, compare, describe_run, fmt
+from course_utils.bands import band, compare, fmt
+from course_utils.plots import describe_run
 from course_utils.trainers.history import History
 from course_utils.trainers.reference import load_reference, reference_names
 

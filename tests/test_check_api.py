@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import course_utils
-from course_utils.grading import CheckFailed
+from course_utils.workbook import CheckFailed
 from course_utils.grading.guard import call_guarded, trimmed_traceback
 from course_utils.grading.progress_file import progress_path
 
@@ -65,13 +65,13 @@ def test_hints_escalate_and_stop_at_the_last(capsys):
     assert "no exercise" in capsys.readouterr().out
 
 
-def test_hints_never_contain_the_reference_code():
+def test_hints_never_contain_the_answer_code():
     import inspect
 
-    from course_utils.grading import registry
+    from course_utils.catalogue import registry
 
     for ex in registry().values():
-        body = [ln.strip() for ln in inspect.getsource(ex.reference).splitlines()[1:]
+        body = [ln.strip() for ln in inspect.getsource(ex.answer).splitlines()[1:]
                 if ln.strip() and not ln.strip().startswith(('"""', "#"))]
         body = [ln.removeprefix("return ").strip() for ln in body if not ln.endswith('"""')]
         all_hints = " ".join(ex.hints)
@@ -91,11 +91,33 @@ def test_ready_guards_cells(capsys):
 
 
 def test_results_render_as_escaped_html():
-    res = course_utils.grade("categorical_log_prob", lambda logits, actions: "<script>alert(1)</script>")
+    """What the learner controls (an exception's message, an id) reaches the feedback, escaped."""
+    def raises_markup(logits, actions):
+        raise ValueError("<script>alert(1)</script>")
+
+    res = course_utils.grade("categorical_log_prob", raises_markup)
+    assert "<script>alert(1)</script>" in res.message  # the learner's text is echoed...
     html = res._repr_html_()
-    assert "<script>" not in html and "&lt;" in html or "str" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # ...escaped
+    unknown = course_utils.grade("<img src=x onerror=alert(1)>", categorical_log_prob)._repr_html_()
+    assert "<img" not in unknown and "&lt;img src=x onerror=alert(1)&gt;" in unknown
     ok = course_utils.grade("categorical_log_prob", categorical_log_prob)._repr_html_()
     assert "Passed" in ok
+
+
+def test_every_result_field_is_escaped_in_html():
+    from dataclasses import fields
+
+    from course_utils.grading.result import Result, compose, hint_html, result_html
+
+    markup = "<b>x</b>"
+    text_fields = {f.name: markup for f in fields(Result) if f.type in ("str", str) and f.name not in ("status",)}
+    for status in ("passed", "failed", "not_implemented", "unknown_exercise"):
+        r = compose(Result(passed=status == "passed", status=status, notes=[markup, markup + "\nline"],
+                           **{k: v for k, v in text_fields.items() if k != "passed"}))
+        html = result_html(r)
+        assert markup not in html and "&lt;b&gt;x&lt;/b&gt;" in html, status
+    assert markup not in hint_html(markup, 1, 2, markup)
 
 
 def test_feedback_is_deterministic():

@@ -24,7 +24,7 @@ import pytest
 
 from course_utils.classroom import sandbox
 from course_utils.classroom.batch import Row, safe_name
-from course_utils.grading import runner
+from course_utils.grading import protocol, runner
 from tests.conftest import ROOT
 
 SLEEP_MARK = "613.25"  # `sleep 613.25`: a process the spawner leaves behind, found by this argument
@@ -102,8 +102,31 @@ def _listener() -> tuple[socket.socket, list[bytes]]:
     return server, received
 
 
-def test_child_constants_match_the_runner():
-    assert sandbox.MARK == runner.MARK and sandbox.SKIP_TAG == runner.SKIP_TAG
+def test_one_grading_protocol_for_check_and_the_sandbox():
+    """``check NOTEBOOK`` and the sandboxed child prepare and read a notebook with the same module."""
+    import inspect
+
+    import nbformat
+
+    assert sandbox.protocol is protocol and runner.protocol is protocol
+    for source in (inspect.getsource(sandbox.child_main), inspect.getsource(runner.grade_notebook)):
+        assert "protocol.prepare(nb)" in source and "protocol.read_results(nb)" in source
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def gae(): pass"),
+        nbformat.v4.new_code_cell("slow()", metadata={"tags": [protocol.SKIP_TAG]}),
+    ])
+    code = protocol.prepare(nb)
+    assert "slow()" in code and [c.source for c in nb.cells[:-1]] == ["def gae(): pass"]
+    assert "grade_source" in nb.cells[-1].source
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                   text="noise\n" + protocol.MARK + '{"gae": {"passed": true}}\n')]
+    assert protocol.read_results(nb) == {"gae": {"passed": True}}
+
+
+def test_protocol_constants_are_defined_once():
+    root = Path(protocol.__file__).resolve().parents[1]
+    holders = [p for p in root.rglob("*.py") if '"@@COURSE_RESULTS@@"' in p.read_text()]
+    assert holders == [Path(protocol.__file__).resolve()]
 
 
 def test_gradebook_row_and_feedback_names():

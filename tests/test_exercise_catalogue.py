@@ -1,6 +1,7 @@
 """Every exercise's checker accepts right answers and rejects wrong ones, each with its message."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 import course_utils
-from course_utils.grading import registry
+from course_utils.catalogue import registry
 from tests.alternatives import ALTERNATIVES
 
 IDS = course_utils.exercise_ids()
@@ -21,7 +22,21 @@ SPINE = ["categorical_log_prob", "gaussian_log_prob", "score_gradient_gaussian_m
 def test_ids_are_unique_and_in_chapter_order():
     chapters = [registry()[i].chapter for i in IDS]
     assert chapters == sorted(chapters), "exercise_ids() must follow course order"
-    assert len(set(IDS)) == len(IDS)
+
+
+def test_catalogue_rejects_a_duplicate_id_and_missing_hints(monkeypatch):
+    """Ids are dict keys in the catalogue, so a duplicate would silently replace an exercise: it must raise."""
+    from course_utils import catalogue
+    from course_utils.checks import ch01_log_derivative_trick as ch01
+
+    first = ch01.EXERCISES[0]
+    monkeypatch.setattr(catalogue, "_CATALOGUE", {})
+    monkeypatch.setattr(ch01, "EXERCISES", [first, first])
+    with pytest.raises(ValueError, match="defined twice"):
+        catalogue.registry()
+    monkeypatch.setattr(ch01, "EXERCISES", [dataclasses.replace(first, hints=first.hints[:1])])
+    with pytest.raises(ValueError, match="tiered hints"):
+        catalogue.registry()
 
 
 def test_spine_exercises_present_so_far():
@@ -48,11 +63,11 @@ def test_catalogue_is_complete(ex_id):
 
 
 @pytest.mark.parametrize("ex_id", IDS)
-def test_reference_passes_quickly(ex_id):
+def test_answer_passes_quickly(ex_id):
     ex = registry()[ex_id]
-    course_utils.grade(ex_id, ex.reference)  # warm-up: imports and first-call costs are not the check's
+    course_utils.grade(ex_id, ex.answer)  # warm-up: imports and first-call costs are not the check's
     start = time.perf_counter()
-    res = course_utils.grade(ex_id, ex.reference)
+    res = course_utils.grade(ex_id, ex.answer)
     elapsed = time.perf_counter() - start
     assert res.passed, res.message
     assert res.status == "passed" and res.message.startswith("PASSED")
@@ -86,12 +101,12 @@ def test_stub_reports_not_implemented(ex_id):
 
 
 # ---------------------------------------------------------------- hostile learner code
-def _reference_on(ex_id):
-    return registry()[ex_id].reference
+def _answer_of(ex_id):
+    return registry()[ex_id].answer
 
 
 def hostile_functions(ex_id):
-    ref = _reference_on(ex_id)
+    ref = _answer_of(ex_id)
 
     def returns_none(*args):
         return None
@@ -172,7 +187,7 @@ def test_hostile_code_is_contained(ex_id, monkeypatch):
 
 @pytest.mark.parametrize("ex_id", IDS)
 def test_huge_print_is_truncated_and_does_not_fail(ex_id, capsys):
-    ref = _reference_on(ex_id)
+    ref = _answer_of(ex_id)
 
     def chatty(*args):
         print("x" * 5_000_000)
@@ -223,5 +238,5 @@ def test_grading_leaves_random_state_untouched():
     torch.manual_seed(0)
     np.random.seed(0)
     for ex_id in IDS:
-        course_utils.grade(ex_id, _reference_on(ex_id))
+        course_utils.grade(ex_id, _answer_of(ex_id))
     assert torch.equal(torch.rand(3), expected[0]) and np.array_equal(np.random.rand(3), expected[1])

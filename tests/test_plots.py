@@ -38,7 +38,7 @@ def test_plot_runs_and_reference():
     assert labels[0] == "mine (2 runs)" and labels[1] == "one" and labels[2].startswith("reference:")
     mean_line = ax.get_lines()[0]
     assert mean_line.get_xdata()[-1] == 400  # the common grid ends with the shorter run
-    with pytest.raises(FileNotFoundError, match="python -m course_utils.trainers.reference"):
+    with pytest.raises(FileNotFoundError, match="python -m course_utils experiments"):
         load_reference("no_such_curve")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import course_utils
+from course_utils.catalogue import registry
 from course_utils.grading import progress_file as P
 
 
@@ -14,7 +15,7 @@ def test_record_and_report(tmp_path):
     data = json.loads(path.read_text())
     entry = data["exercises"]["categorical_log_prob"]
     assert entry["attempts"] == 2 and entry["status"] == "passed" and "first_passed" in entry
-    rep = P.report(path)
+    rep = P.report(registry(), path)
     assert rep.done == 1 and len(rep.rows) == len(course_utils.exercise_ids())
     text = repr(rep)
     assert "Course progress: 1 of" in text and "done     categorical_log_prob" in text

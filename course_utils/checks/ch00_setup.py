@@ -7,20 +7,21 @@ import torch
 
 from course_utils import answers
 from course_utils.checks._common import fixed
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "00 Set-up and RL primer"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 # ---------------------------------------------------------------- undiscounted_return
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="undiscounted_return",
     chapter=CHAPTER,
     title="the return of a finite trajectory",
     signature="undiscounted_return(rewards (T,)) -> () tensor",
-    reference=answers.undiscounted_return,
+    answer=answers.undiscounted_return,
     cases=lambda: [
         Case("three rewards (worked by hand)", fixed(rewards=torch.tensor([1.0, 2.0, 4.0])), why="1 + 2 + 4 = 7"),
         Case("a CartPole-like episode of 25 steps", fixed(rewards=torch.ones(25))),
@@ -95,12 +96,12 @@ def _env_case(name, env_id, limit, policy, seed, why):
                                    f"policy = {policy.__name__}, seed = {seed}", why=why)
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="run_episode",
     chapter=CHAPTER,
     title="roll out one episode with the Gymnasium API",
     signature="run_episode(env, policy, seed) -> rewards (T,) float32",
-    reference=answers.run_episode,
+    answer=answers.run_episode,
     cases=lambda: [
         _env_case("CartPole, always push right", "CartPole-v1", 500, push_right, 0,
                   "the pole falls after 8 steps: the episode is terminated"),

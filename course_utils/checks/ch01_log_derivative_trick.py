@@ -8,9 +8,10 @@ import torch
 from course_utils import answers
 from course_utils.answers.log_probs import LOG_2PI
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "01 The log-derivative trick"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 # ---------------------------------------------------------------- categorical_log_prob
@@ -35,12 +36,12 @@ def _cat_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="categorical_log_prob",
     chapter=CHAPTER,
     title="log-probability of a softmax policy",
     signature="categorical_log_prob(logits (N, A), actions (N,) int64) -> (N,)",
-    reference=answers.categorical_log_prob,
+    answer=answers.categorical_log_prob,
     cases=_cat_cases,
     grad_wrt=("logits",),
     mistakes=[
@@ -99,12 +100,12 @@ def _g_mistake(body):
     return f
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="gaussian_log_prob",
     chapter=CHAPTER,
     title="log-density of a diagonal Gaussian policy",
     signature="gaussian_log_prob(x (N, D), mu (N, D), log_std (D,) or (N, D)) -> (N,)",
-    reference=answers.gaussian_log_prob,
+    answer=answers.gaussian_log_prob,
     cases=_gauss_cases,
     grad_wrt=("mu", "log_std"),
     mistakes=[
@@ -157,12 +158,12 @@ def _score_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="softmax_score",
     chapter=CHAPTER,
     title="the score of a softmax policy, in closed form",
     signature="softmax_score(logits (N, A), actions (N,) int64) -> (N, A)",
-    reference=answers.softmax_score,
+    answer=answers.softmax_score,
     cases=_score_cases,
     mistakes=[
         Mistake("sign", lambda logits, actions: torch.softmax(logits, -1) - torch.nn.functional.one_hot(
@@ -219,12 +220,12 @@ def _sg_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="score_gradient_gaussian_mean",
     chapter=CHAPTER,
     title="score-function estimate of d/dmu E[f(x)]",
     signature="score_gradient_gaussian_mean(x (N,), fx (N,), mu float, sigma float) -> () tensor",
-    reference=answers.score_gradient_gaussian_mean,
+    answer=answers.score_gradient_gaussian_mean,
     cases=_sg_cases,
     mistakes=[
         Mistake("sigma not squared", lambda x, fx, mu, sigma: (fx * (x - mu) / sigma).mean(),

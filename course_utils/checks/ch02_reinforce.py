@@ -5,9 +5,10 @@ import torch
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "02 REINFORCE"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 # ---------------------------------------------------------------- discounted_return
@@ -24,12 +25,12 @@ def _dr_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="discounted_return",
     chapter=CHAPTER,
     title="the discounted return of an episode",
     signature="discounted_return(rewards (T,), gamma float) -> () tensor",
-    reference=answers.discounted_return,
+    answer=answers.discounted_return,
     cases=_dr_cases,
     mistakes=[
         Mistake("exponent off by one", lambda rewards, gamma: (gamma ** torch.arange(1, len(rewards) + 1) * rewards).sum(),
@@ -72,12 +73,12 @@ def _sa_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="sample_actions",
     chapter=CHAPTER,
     title="sampling a softmax policy with uniform numbers",
     signature="sample_actions(logits (N, A), u (N,) uniform in [0, 1)) -> (N,) int64",
-    reference=answers.sample_actions,
+    answer=answers.sample_actions,
     cases=_sa_cases,
     mistakes=[
         Mistake("greedy", lambda logits, u: logits.argmax(-1),
@@ -115,12 +116,12 @@ def _pg_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="pg_loss",
     chapter=CHAPTER,
     title="the policy-gradient surrogate loss",
     signature="pg_loss(logp (M,), weights (M,)) -> () tensor",
-    reference=answers.pg_loss,
+    answer=answers.pg_loss,
     cases=_pg_cases,
     grad_wrt=("logp", "weights"),
     mistakes=[

@@ -5,9 +5,10 @@ import torch
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "03 Reward-to-go and baselines"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 # ---------------------------------------------------------------- reward_to_go
@@ -42,12 +43,12 @@ def _rtg_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="reward_to_go",
     chapter=CHAPTER,
     title="reward-to-go: only the future counts",
     signature="reward_to_go(rewards (T,), gamma float = 1.0) -> (T,)",
-    reference=answers.reward_to_go,
+    answer=answers.reward_to_go,
     cases=_rtg_cases,
     mistakes=[
         Mistake("forward cumsum", _rtg_loop_forward_cumsum,
@@ -91,12 +92,12 @@ def _ob_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="optimal_baseline",
     chapter=CHAPTER,
     title="the variance-minimising constant baseline",
     signature="optimal_baseline(grad_logp (N, P), returns (N,)) -> (P,)",
-    reference=answers.optimal_baseline,
+    answer=answers.optimal_baseline,
     cases=_ob_cases,
     mistakes=[
         Mistake("average return", lambda grad_logp, returns: returns.mean().expand(grad_logp.shape[1]).clone(),
@@ -137,12 +138,12 @@ def _vl_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="value_loss",
     chapter=CHAPTER,
     title="fitting the value baseline by regression",
     signature="value_loss(values (M,), returns (M,)) -> () tensor",
-    reference=answers.value_loss,
+    answer=answers.value_loss,
     cases=_vl_cases,
     grad_wrt=("values", "returns"),
     mistakes=[
@@ -182,12 +183,12 @@ def _na_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="normalize_advantages",
     chapter=CHAPTER,
     title="advantage normalisation",
     signature="normalize_advantages(advantages (M,), eps float = 1e-8) -> (M,)",
-    reference=answers.normalize_advantages,
+    answer=answers.normalize_advantages,
     cases=_na_cases,
     mistakes=[
         Mistake("no centring", lambda advantages, eps=1e-8: advantages / (advantages.std() + eps),

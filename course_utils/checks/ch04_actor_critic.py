@@ -5,9 +5,10 @@ import torch
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "04 Actor-critic"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 def _episodes(T: int, N: int | None, g: torch.Generator, p_end: float = 0.2) -> torch.Tensor:
@@ -43,12 +44,12 @@ def _td_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="td_residuals",
     chapter=CHAPTER,
     title="the one-step TD residual",
     signature="td_residuals(rewards (T,...), values (T,...), next_values (T,...), dones (T,...), gamma) -> (T,...)",
-    reference=answers.td_residuals,
+    answer=answers.td_residuals,
     cases=_td_cases,
     mistakes=[
         Mistake("no done mask", lambda rewards, values, next_values, dones, gamma:
@@ -128,12 +129,12 @@ def _br_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="bootstrapped_returns",
     chapter=CHAPTER,
     title="n-step returns that stop at episode ends and bootstrap at the rollout's end",
     signature="bootstrapped_returns(rewards (T,...), dones (T,...), last_value () or (N,), gamma) -> (T,...)",
-    reference=answers.bootstrapped_returns,
+    answer=answers.bootstrapped_returns,
     cases=_br_cases,
     mistakes=[
         Mistake("no bootstrap", _br_no_bootstrap,
@@ -184,13 +185,13 @@ def _al_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="a2c_loss",
     chapter=CHAPTER,
     title="the combined A2C loss: actor, critic and entropy bonus",
     signature="a2c_loss(logp (M,), values (M,), advantages (M,), returns (M,), entropy (M,), value_coef, "
               "entropy_coef) -> () tensor",
-    reference=answers.a2c_loss,
+    answer=answers.a2c_loss,
     cases=_al_cases,
     grad_wrt=("logp", "values", "advantages", "returns", "entropy"),
     mistakes=[

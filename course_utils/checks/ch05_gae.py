@@ -6,9 +6,10 @@ import torch
 from course_utils import answers
 from course_utils.answers.advantages import k_step_advantage, next_state_values  # noqa: F401  (lesson 05 imports k_step_advantage from here)
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "05 Generalized advantage estimation"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 def _episodes(shape: tuple[int, ...], g: torch.Generator, p_end: float = 0.2) -> torch.Tensor:
@@ -72,12 +73,12 @@ def _gae_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="gae",
     chapter=CHAPTER,
     title="generalised advantage estimation",
     signature="gae(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, lam) -> (T,...)",
-    reference=answers.gae,
+    answer=answers.gae,
     cases=_gae_cases,
     mistakes=[
         Mistake("dones ignored", lambda rewards, values, dones, last_value, gamma, lam:
@@ -153,13 +154,13 @@ def _ks_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="k_step_advantage",
     chapter=CHAPTER,
     title="the k-step advantage estimator",
     signature="k_step_advantage(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, k) "
               "-> (T,...)",
-    reference=answers.k_step_advantage,
+    answer=answers.k_step_advantage,
     cases=_ks_cases,
     mistakes=[
         Mistake("sum crosses episodes", lambda rewards, values, dones, last_value, gamma, k:
@@ -218,13 +219,13 @@ def _lr_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="lambda_returns",
     chapter=CHAPTER,
     title="lambda-returns, the critic's targets",
     signature="lambda_returns(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, lam) "
               "-> (T,...)",
-    reference=answers.lambda_returns,
+    answer=answers.lambda_returns,
     cases=_lr_cases,
     mistakes=[
         Mistake("lam and 1 - lam swapped", lambda rewards, values, dones, last_value, gamma, lam:

@@ -6,9 +6,10 @@ import torch
 from course_utils import tabular
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "06 Trust regions and the natural gradient"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 D = torch.float64
 
 
@@ -74,12 +75,12 @@ def _pe_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="tabular_policy_evaluation",
     chapter=CHAPTER,
     title="exact policy evaluation on a small MDP",
     signature="tabular_policy_evaluation(P (S, A, S), R (S, A), pi (S, A), gamma float) -> (S,)",
-    reference=answers.tabular_policy_evaluation,
+    answer=answers.tabular_policy_evaluation,
     cases=_pe_cases,
     mistakes=[
         Mistake("immediate reward only", lambda P, R, pi, gamma: (pi * R).sum(-1),
@@ -132,12 +133,12 @@ def _adv_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="advantage_table",
     chapter=CHAPTER,
     title="the advantage A^pi(s, a) of every state and action",
     signature="advantage_table(P (S, A, S), R (S, A), pi (S, A), gamma float) -> (S, A)",
-    reference=answers.advantage_table,
+    answer=answers.advantage_table,
     cases=_adv_cases,
     mistakes=[
         Mistake("Q, not A", lambda P, R, pi, gamma: answers.q_values(P, R, answers.tabular_policy_evaluation(P, R, pi, gamma),
@@ -202,12 +203,12 @@ def _dv_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="discounted_visitation",
     chapter=CHAPTER,
     title="the discounted state-visitation distribution d_pi",
     signature="discounted_visitation(P (S, A, S), pi (S, A), mu (S,), gamma float) -> (S,)",
-    reference=answers.discounted_visitation,
+    answer=answers.discounted_visitation,
     cases=_dv_cases,
     mistakes=[
         Mistake("not normalised", _dv_unnormalised,
@@ -260,12 +261,12 @@ def _kl_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="kl_categorical",
     chapter=CHAPTER,
     title="the KL divergence between two softmax policies, state by state",
     signature="kl_categorical(logits_p (N, A), logits_q (N, A)) -> (N,)",
-    reference=answers.kl_categorical,
+    answer=answers.kl_categorical,
     cases=_kl_cases,
     grad_wrt=("logits_p", "logits_q"),
     mistakes=[

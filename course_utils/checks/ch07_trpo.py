@@ -5,14 +5,14 @@ minimiser of the A-norm error ||x - A^-1 b||_A over the Krylov space span{b, ...
 every correct arrangement of the algorithm computes this same x_k and they differ only by
 rounding. The cases are float64 systems whose condition numbers reach 1e4 with budgets of 3-10
 iterations (far from convergence, so a solver that ignores ``iters`` is caught); there, correct
-implementations (the reference, the textbook layout, a "recompute r = b - A x" variant and a
+implementations (the answer, the textbook layout, a "recompute r = b - A x" variant and a
 Krylov projection on an orthonormal basis) agree to 1.4e-14 relative (measured), so the
 default rtol 1e-4 / atol 1e-5 is loose for them and tight for every catalogued mistake (those
 are off by 1e-2 or more).
 
 A second, float32 check asks what TRPO needs: on a 200-dimensional system with condition
-number 1e5 and 10 iterations, the residual ||b - A x|| must match the reference CG's within
-1%. There, correct float32 implementations differ from the reference by at most 9e-6 relative
+number 1e5 and 10 iterations, the residual ||b - A x|| must match the answer CG's within
+1%. There, correct float32 implementations differ from the answer by at most 9e-6 relative
 in that residual (and float64 by 2e-6), while one iteration more or fewer changes it by +6% and
 -19%, and steepest descent by -75% (measured): a 1% band separates them with margin.
 """
@@ -24,10 +24,11 @@ import torch
 
 from course_utils.checks._common import gen
 from course_utils.grading.guard import call_guarded
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 from course_utils import answers
 
 CHAPTER = "07 TRPO"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 D = torch.float64
 
 
@@ -137,7 +138,7 @@ def _cg_cases():
 
 
 def _cg_residual_check(fn) -> str | None:
-    """float32, 200 x 200, condition 1e5, 10 iterations: the residual must match the reference's within 1%."""
+    """float32, 200 x 200, condition 1e5, 10 iterations: the residual must match the answer's within 1%."""
     A = spd_matrix(200, 1e5, 21, dtype=torch.float32)
     b = torch.randn(200, generator=gen(22))
     expected = answers.conjugate_gradient(lambda v: A @ v, b.clone(), 10)
@@ -158,12 +159,12 @@ def _cg_residual_check(fn) -> str | None:
     return None
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="conjugate_gradient",
     chapter=CHAPTER,
     title="conjugate gradient: solving A x = b from products A v",
     signature="conjugate_gradient(Avp callable v -> A v, b (P,), iters int = 10, tol float = 1e-10) -> (P,)",
-    reference=answers.conjugate_gradient,
+    answer=answers.conjugate_gradient,
     cases=_cg_cases,
     extra_checks=(_cg_residual_check,),
     mistakes=[
@@ -278,12 +279,12 @@ def _fvp_outer(kl_fn, theta, v, damping=0.0):
     return g * (g @ v) + damping * v
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="fisher_vector_product",
     chapter=CHAPTER,
     title="Fisher-vector products by double back-propagation",
     signature="fisher_vector_product(kl_fn callable theta -> (), theta (P,), v (P,), damping float = 0.0) -> (P,)",
-    reference=answers.fisher_vector_product,
+    answer=answers.fisher_vector_product,
     cases=_fvp_cases,
     mistakes=[
         Mistake("no damping", lambda kl_fn, theta, v, damping=0.0: answers.fisher_vector_product(kl_fn, theta, v, 0.0),
@@ -330,12 +331,12 @@ def _trs_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="trust_region_step",
     chapter=CHAPTER,
     title="scaling the natural-gradient direction to the trust region",
     signature="trust_region_step(x (P,), Fx (P,), delta float) -> (P,)",
-    reference=answers.trust_region_step,
+    answer=answers.trust_region_step,
     cases=_trs_cases,
     mistakes=[
         Mistake("factor 2 missing", lambda x, Fx, delta: torch.sqrt(delta / (x @ Fx)) * x,

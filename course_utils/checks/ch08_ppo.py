@@ -7,9 +7,10 @@ import torch
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "08 PPO"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 # ---------------------------------------------------------------- ppo_clip_loss
@@ -49,12 +50,12 @@ def _clip_terms(logp, logp_old, advantages, clip_eps, detach_old=True, detach_ad
     return r * a, torch.clamp(r, 1 - clip_eps, 1 + clip_eps) * a
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="ppo_clip_loss",
     chapter=CHAPTER,
     title="PPO's clipped surrogate loss",
     signature="ppo_clip_loss(logp (M,), logp_old (M,), advantages (M,), clip_eps float) -> () tensor",
-    reference=answers.ppo_clip_loss,
+    answer=answers.ppo_clip_loss,
     cases=_clip_cases,
     grad_wrt=("logp", "logp_old", "advantages"),
     mistakes=[
@@ -119,12 +120,12 @@ def _kl_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="approx_kl",
     chapter=CHAPTER,
     title="estimating KL(pi_old || pi) from the sampled actions",
     signature="approx_kl(logp (M,), logp_old (M,)) -> () tensor",
-    reference=answers.approx_kl,
+    answer=answers.approx_kl,
     cases=_kl_cases,
     grad_wrt=("logp", "logp_old"),
     mistakes=[
@@ -159,12 +160,12 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- adaptive_kl_beta
-register(Exercise(
+EXERCISES.append(Exercise(
     id="adaptive_kl_beta",
     chapter=CHAPTER,
     title="PPO-penalty's adaptive KL coefficient",
     signature="adaptive_kl_beta(beta float, kl float, target_kl float) -> float",
-    reference=answers.adaptive_kl_beta,
+    answer=answers.adaptive_kl_beta,
     returns="float",
     cases=lambda: [
         Case("KL five times the target (worked by hand)", fixed(beta=1.0, kl=0.05, target_kl=0.01),
@@ -229,12 +230,12 @@ def _vc_ref(values, values_old, returns, clip_eps, agg=torch.max, detach_old=Tru
     return agg((values - ret) ** 2, (clipped - ret) ** 2).mean()
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="clipped_value_loss",
     chapter=CHAPTER,
     title="the clipped value loss",
     signature="clipped_value_loss(values (M,), values_old (M,), returns (M,), clip_eps float) -> () tensor",
-    reference=answers.clipped_value_loss,
+    answer=answers.clipped_value_loss,
     cases=_vc_cases,
     grad_wrt=("values", "values_old", "returns"),
     mistakes=[

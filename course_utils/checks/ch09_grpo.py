@@ -7,9 +7,10 @@ import torch
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake, register
+from course_utils.grading.spec import Case, Exercise, Mistake
 
 CHAPTER = "09 GRPO"
+EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
 
 
 # ---------------------------------------------------------------- group_relative_advantages
@@ -30,12 +31,12 @@ def _gra_cases():
     ]
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="group_relative_advantages",
     chapter=CHAPTER,
     title="group-relative advantages",
     signature="group_relative_advantages(rewards (B, G), eps float = 1e-8) -> (B, G)",
-    reference=answers.group_relative_advantages,
+    answer=answers.group_relative_advantages,
     cases=_gra_cases,
     mistakes=[
         Mistake("whole batch", lambda rewards, eps=1e-8: (rewards - rewards.mean()) / (rewards.std() + eps),
@@ -95,13 +96,13 @@ def _surrogate(logp, logp_old, advantages, clip_eps):
     return answers.ppo_clip_loss(logp, logp_old, advantages, clip_eps)
 
 
-register(Exercise(
+EXERCISES.append(Exercise(
     id="grpo_loss",
     chapter=CHAPTER,
     title="the GRPO loss: clipped surrogate plus a KL to the reference",
     signature="grpo_loss(logp (M,), logp_old (M,), logp_ref (M,), advantages (M,), clip_eps float, beta float) "
               "-> () tensor",
-    reference=answers.grpo_loss,
+    answer=answers.grpo_loss,
     cases=_gl_cases,
     grad_wrt=("logp", "logp_old", "logp_ref", "advantages"),
     mistakes=[

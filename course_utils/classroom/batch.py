@@ -78,7 +78,7 @@ def exercises_in(paths: Iterable[Path]) -> list[str]:
     """The exercise ids any of the notebooks defines, in course order (unreadable files skipped)."""
     import nbformat
 
-    from course_utils.grading.runner import defined_exercises
+    from course_utils.catalogue import defined_exercises
 
     sources = []
     for path in paths:

@@ -4,7 +4,8 @@ The batch grader (:mod:`course_utils.classroom.batch`) calls :func:`run_sandboxe
 submission. The submission is copied into a fresh scratch folder and executed there by
 ``python course_utils/classroom/sandbox.py NOTEBOOK RESULT_JSON CELL_TIMEOUT`` (the *child*),
 which runs it top to bottom in a new kernel with nbclient and grades every exercise function
-it defines with the same checks the learner saw (:func:`course_utils.grading.runner.grade_namespace`).
+it defines with the same checks the learner saw, by the protocol of :mod:`course_utils.grading.protocol`
+(the one ``check NOTEBOOK`` uses).
 
 Layers of containment, outermost first:
 
@@ -40,11 +41,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-UID_BASE = 61000
-# Same values as course_utils.grading.runner (a test keeps them equal); not imported from there
-# because importing the course_utils package loads torch, seconds per submission for nothing.
-MARK = "@@COURSE_RESULTS@@"
-SKIP_TAG = "skip-when-grading"  # as root, worker slot k runs as uid/gid UID_BASE + k
+from course_utils.grading import protocol  # torch-free: the package imports lazily
+
+UID_BASE = 61000  # as root, worker slot k runs as uid/gid UID_BASE + k
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def can_drop_privileges() -> bool:
     if os.geteuid() != 0:
         return False
     try:
-        proc = subprocess.run([sys.executable, "-c", "import course_utils.grading.runner"], cwd="/",
+        proc = subprocess.run([sys.executable, "-c", "import course_utils.grading.protocol"], cwd="/",
                               preexec_fn=_drop_privileges_fn(0), capture_output=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -185,7 +184,6 @@ def run_sandboxed(notebook: Path, scratch: Path, limits: Limits, slot: int = 0,
     if drop:
         for path in [scratch, *scratch.rglob("*")]:
             os.chown(path, UID_BASE + slot, UID_BASE + slot)
-    # Run this file as a script, not with -m: -m would import the course_utils package (torch).
     cmd = [sys.executable, str(Path(__file__).resolve()), str(notebook), str(result), str(limits.cell_timeout_s)]
     mode, _ = sandbox_mode()
     if mode == "bwrap":
@@ -246,11 +244,8 @@ def _first_error(nb: Any) -> str:
 
 
 def child_main(notebook: Path, result_path: Path, cell_timeout: int) -> int:
-    """Execute and grade one workbook; write ``{"results", "error", "cell_error", ...}`` as JSON."""
+    """Execute and grade one workbook; write ``{"results", "error", "cell_error", "kind"}`` as JSON."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
 
     out: dict[str, Any] = {"results": {}, "error": "", "cell_error": "", "kind": ""}
     try:
@@ -260,32 +255,12 @@ def child_main(notebook: Path, result_path: Path, cell_timeout: int) -> int:
         out.update(kind="malformed", error=f"not a readable notebook ({type(exc).__name__}: {str(exc)[:300]})")
         result_path.write_text(json.dumps(out))
         return 0
-    # Which exercises the notebook defines is decided inside the kernel (runner.defined_exercises
-    # needs the catalogue, hence torch: importing it here too would cost seconds per submission).
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    nb.cells = [c for c in nb.cells
-                if not (c.cell_type == "code" and SKIP_TAG in c.get("metadata", {}).get("tags", []))]
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import json as _json\nfrom course_utils.grading.runner import MARK as _MARK, grade_namespace as _grade, "
-        "defined_exercises as _defined\n"
-        f"print(_MARK + _json.dumps(_grade(globals(), _defined({code!r}))))"))
+    protocol.prepare(nb)
     # interrupt_on_timeout: a cell that loops is interrupted and the next cells still run, so the
     # functions defined elsewhere in the notebook are still graded.
-    client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
-                            kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}})
-    try:
-        client.execute()
-    except DeadKernelError:
-        out.update(kind="kernel_died", error="the kernel died (the notebook called exit()/os._exit(), "
-                   "or was killed for using too much memory or CPU)")
-    except Exception as exc:  # noqa: BLE001
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        out.update(kind="execution_error", error=f"{type(exc).__name__}: {msg[:300]}")
+    out["kind"], out["error"] = protocol.execute(nb, notebook.parent, cell_timeout, interrupt_on_timeout=True)
     out["cell_error"] = _first_error(nb)
-    for output in nb.cells[-1].get("outputs", []):
-        text = output.get("text", "")
-        if output.get("output_type") == "stream" and MARK in text:
-            out["results"] = json.loads(text.split(MARK, 1)[1].strip().splitlines()[0])
+    out["results"] = protocol.read_results(nb) or {}
     if not out["results"] and not out["error"]:
         out.update(kind="no_results", error="the grading cell produced no results")
     result_path.write_text(json.dumps(out))

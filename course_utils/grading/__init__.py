@@ -1,7 +1,10 @@
-"""The self-grading engine: exercise descriptions, the safe runner, feedback and progress."""
-from course_utils.grading.engine import Result, exercise_ids, grade
-from course_utils.grading.notebook import CheckFailed, check, hint, progress, ready
-from course_utils.grading.spec import Case, Exercise, Mistake, register, registry
+"""The grading engine, below every exercise: how an exercise is described (``spec``), how a
+function is run safely (``guard``), compared (``comparison``, ``engine``) and reported
+(``result``), where progress is kept (``progress_file``), and how a whole notebook is graded
+(``protocol``, ``runner``).
 
-__all__ = ["Case", "CheckFailed", "Exercise", "Mistake", "Result", "check", "exercise_ids", "grade", "hint",
-           "progress", "ready", "register", "registry"]
+Nothing here imports a check, an answer or a trainer; the catalogue of exercises
+(:mod:`course_utils.catalogue`) and the learner's ``check``/``hint``/``progress``
+(:mod:`course_utils.workbook`) sit above. Importing this package loads nothing (torch is
+loaded by ``engine``, not by ``protocol``).
+"""

@@ -1,7 +1,8 @@
-"""How an exercise is described: its reference answer, test cases, classic mistakes and hints.
+"""How an exercise is described: its answer, test cases, classic mistakes and hints.
 
-One file per chapter in ``course_utils/checks/`` builds :class:`Exercise` objects and registers
-them; the engine in :mod:`course_utils.grading.engine` only ever reads these descriptions.
+One file per chapter in ``course_utils/checks/`` builds :class:`Exercise` objects (their answers
+come from :mod:`course_utils.answers`); :mod:`course_utils.catalogue` collects them in course
+order; the engine in :mod:`course_utils.grading.engine` only ever reads these descriptions.
 """
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import Any, Callable, Optional, Sequence
 
 @dataclass
 class Case:
-    """One input on which the learner's function is compared with the reference.
+    """One input on which the learner's function is compared with the answer.
 
     ``make_args`` builds fresh arguments for every call (so a function that mutates its inputs,
     or steps an environment, cannot affect the next call). ``shown`` is what the feedback prints
     as "the input" when the automatic summary of the arguments would not be helpful.
-    ``expected`` overrides the reference's answer (a closed form or a statistical target), and
+    ``expected`` overrides the answer's value (a closed form or a statistical target), and
     ``atol``/``rtol`` override the exercise's tolerances for this case only.
     """
 
@@ -42,9 +43,9 @@ class Mistake:
 class Exercise:
     """Everything the grader needs to know about one exercise.
 
-    ``grad_wrt`` names the arguments whose gradients are compared with the reference's (for
+    ``grad_wrt`` names the arguments whose gradients are compared with the answer's (for
     losses and log-probabilities: a loss is graded by its gradient, not only by its value);
-    an argument whose reference gradient is zero must also get a zero gradient from the learner
+    an argument whose answer's gradient is zero must also get a zero gradient from the learner
     (that is how a forgotten ``detach()`` is caught).
     """
 
@@ -52,7 +53,7 @@ class Exercise:
     chapter: str
     title: str
     signature: str
-    reference: Callable[..., Any]
+    answer: Callable[..., Any]
     cases: Callable[[], Sequence[Case]]
     mistakes: Sequence[Mistake] = ()
     hints: Sequence[str] = ()
@@ -64,23 +65,3 @@ class Exercise:
     timeout_hint: str = ""
     returns: str = "tensor"  # "tensor" or "float"
     extra_checks: Sequence[Callable[[Callable[..., Any]], Optional[str]]] = field(default_factory=tuple)
-
-
-_REGISTRY: dict[str, Exercise] = {}
-
-
-def register(*exercises: Exercise) -> None:
-    """Add exercises to the course catalogue (course order is registration order)."""
-    for ex in exercises:
-        if ex.id in _REGISTRY:
-            raise ValueError(f"exercise id {ex.id!r} registered twice")
-        if len(ex.hints) < 2:
-            raise ValueError(f"exercise {ex.id!r} needs tiered hints (at least 2)")
-        _REGISTRY[ex.id] = ex
-
-
-def registry() -> dict[str, Exercise]:
-    """All registered exercises, in course order (imports the chapter modules on first use)."""
-    import course_utils.checks  # noqa: F401  (registers every chapter)
-
-    return _REGISTRY

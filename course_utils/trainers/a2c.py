@@ -31,9 +31,7 @@ cheap global gradient-norm clip finish the step.
 """
 from __future__ import annotations
 
-import json
 import math
-import platform
 import time
 from typing import Callable, Literal, Sequence
 
@@ -46,6 +44,7 @@ from tqdm.auto import tqdm
 
 from course_utils import answers
 from course_utils.answers import a2c_loss, bootstrapped_returns, lambda_returns
+from course_utils.experiments.lambda_sweep import LAMBDA_SWEEP, load_lambda_sweep  # noqa: F401  (lesson 05 loads them from here)
 from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History
@@ -329,66 +328,3 @@ def train_a2c(
         envs.close()
         history.policy = agent
         return history
-
-
-# ----------------------------------------------------------------------------- the lam lab's cache
-# Chapter 5's "same question on a real task": actor-critic + GAE on Acrobot-v1 for several lam,
-# seeded runs, cached so the lesson only loads them. Regenerate with
-#     python -m course_utils.trainers.reference gae_lambda_sweep
-LAMBDA_SWEEP = dict(
-    lams=[0.0, 0.5, 0.9, 0.95, 1.0],
-    seeds=list(range(8)),
-    grid_step=1_000,
-    config=dict(env_id="Acrobot-v1", advantage="gae", total_steps=60_000, num_envs=8, num_steps=32, lr=1e-3,
-                gamma=0.99, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5),
-)  # fmt: skip
-
-
-def _sweep_path():
-    from course_utils.trainers.reference import _data_dir
-
-    return _data_dir().parent / "gae_lambda_sweep.json"
-
-
-def make_lambda_sweep(seeds: list[int] | None = None, progress: bool = True) -> dict:
-    """Train every (lam, seed) of :data:`LAMBDA_SWEEP`; rolling-20 mean return on a grid, per run."""
-    grid = np.arange(0, LAMBDA_SWEEP["config"]["total_steps"] + 1, LAMBDA_SWEEP["grid_step"])
-    runs: dict[str, dict[str, dict]] = {}
-    for lam in LAMBDA_SWEEP["lams"]:
-        runs[str(lam)] = {}
-        for seed in seeds or LAMBDA_SWEEP["seeds"]:
-            history = train_a2c(**LAMBDA_SWEEP["config"], lam=lam, seed=seed, progress=progress)
-            curve = history.curve(grid, 20)
-            reached = history.steps_to_reach(-100, 20)
-            runs[str(lam)][str(seed)] = {
-                "curve": [None if np.isnan(v) else round(float(v), 2) for v in curve],
-                "final_rolling_return": round(float(history.rolling_return(20)[1][-1]), 2),
-                "steps_to_minus_100": reached[0] if reached else None,
-                "episodes": len(history.episode_returns),
-            }
-            print(f"lam {lam} seed {seed}: final {runs[str(lam)][str(seed)]['final_rolling_return']}", flush=True)
-    return {
-        "name": "gae_lambda_sweep",
-        "description": "Actor-critic + GAE on Acrobot-v1 for several lam; rolling mean return over the last 20 "
-                       "training episodes, per run, on a grid of environment steps.",
-        "config": LAMBDA_SWEEP["config"],
-        "lams": LAMBDA_SWEEP["lams"],
-        "seeds": list(seeds or LAMBDA_SWEEP["seeds"]),
-        "env_steps": grid.tolist(),
-        "runs": runs,
-        "meta": {"command": "python -m course_utils.trainers.reference gae_lambda_sweep --seeds "
-                             + " ".join(map(str, seeds or LAMBDA_SWEEP["seeds"])), "torch_threads": 1,
-                 "versions": {"torch": torch.__version__, "gymnasium": gym.__version__,
-                              "numpy": np.__version__, "python": platform.python_version()},
-                 "created": time.strftime("%Y-%m-%d")},
-    }  # fmt: skip
-
-
-def load_lambda_sweep() -> dict:
-    """The cached sweep: ``data["env_steps"]`` (G,), ``data["runs"][str(lam)][str(seed)]["curve"]`` (G,)."""
-    data = json.loads(_sweep_path().read_text())
-    for per_seed in data["runs"].values():
-        for run in per_seed.values():
-            run["curve"] = np.array([np.nan if v is None else v for v in run["curve"]], dtype=float)
-    data["env_steps"] = np.asarray(data["env_steps"])
-    return data

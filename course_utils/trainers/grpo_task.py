@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from course_utils import answers as answer_key  # "answers" here are the sampled sequences
 from course_utils.answers import group_relative_advantages, grpo_loss, ppo_clip_loss  # noqa: F401
+from course_utils.experiments.grpo_comparison import cache_path  # noqa: F401  (lesson 09 loads the cache from here)
 from course_utils.rl.policies import mlp
 from course_utils.trainers.history import History
 from course_utils.trainers.kit import plug_in
@@ -234,44 +235,3 @@ def smoothed(history: History, window: int = 5) -> tuple[np.ndarray, np.ndarray]
     r = np.asarray(history.iteration_mean_return)
     kernel = np.ones(window) / window
     return np.asarray(history.env_steps)[window - 1:], np.convolve(r, kernel, mode="valid")
-
-
-def compare(seeds: list[int], iterations: int = 150, progress: bool = False) -> dict:
-    """GRPO and PPO + critic on the same task, seeds and budget of answers: the cache of lesson 09."""
-    import platform
-    import sys
-
-    out: dict = {"seeds": seeds, "iterations": iterations, "runs": {"GRPO": [], "PPO + critic": []},
-                 "meta": {"command": f"python -m course_utils.trainers.grpo_task --seeds {' '.join(map(str, seeds))}",
-                          "torch": torch.__version__, "python": platform.python_version(), "torch_threads": 1,
-                          "created": time.strftime("%Y-%m-%d")}}
-    task = SortTask()
-    for seed in seeds:
-        for name, train in [("GRPO", train_grpo), ("PPO + critic", train_ppo_critic)]:
-            history = train(task, iterations=iterations, seed=seed, progress=progress)
-            out["runs"][name].append({"seed": seed, "answers": history.env_steps,
-                                      "mean_reward": [round(v, 4) for v in history.iteration_mean_return],
-                                      "wall_time": [round(v, 2) for v in history.wall_time],
-                                      "exact_answers": success_rate(history.policy, task),
-                                      "config": history.config})
-            print(f"{name} seed {seed}: final mean reward {history.iteration_mean_return[-1]:.3f}, exact "
-                  f"{out['runs'][name][-1]['exact_answers']:.3f}, {history.wall_time[-1]:.0f} s", file=sys.stderr)
-    return out
-
-
-def cache_path():
-    from importlib import resources
-    from pathlib import Path
-
-    return Path(str(resources.files("course_utils"))) / "data" / "grpo_vs_ppo.json"
-
-
-if __name__ == "__main__":
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(description="GRPO vs PPO + critic on the sorting task (lesson 09's cache).")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(range(8)))
-    parser.add_argument("--iterations", type=int, default=150)
-    args = parser.parse_args()
-    cache_path().write_text(json.dumps(compare(args.seeds, args.iterations)) + "\n")

@@ -1,4 +1,4 @@
-"""Rendering grading results and hints: HTML for JupyterLab, plain text elsewhere.
+"""What grading one function produces, and how it is shown: plain text everywhere, HTML in JupyterLab.
 
 Everything shown is deterministic (no timings, no randomness) so that stored notebook outputs
 stay stable, and every learner-provided string is HTML-escaped.
@@ -6,8 +6,74 @@ stay stable, and every learner-provided string is HTML-escaped.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
 
-from course_utils.grading.engine import Result
+__all__ = ["Result", "compose", "result_html", "hint_html"]
+
+
+@dataclass(repr=False)
+class Result:
+    """The outcome of grading one function.
+
+    ``passed`` is what programs read; ``message`` is the plain-text feedback; the other fields
+    feed the HTML rendering. ``status`` is one of ``passed``, ``failed``, ``not_implemented``,
+    ``unknown_exercise``.
+    """
+
+    exercise_id: str
+    passed: bool
+    status: str
+    message: str = ""
+    title: str = ""
+    headline: str = ""
+    case: str = ""
+    case_why: str = ""
+    inputs: str = ""
+    expected: str = ""
+    got: str = ""
+    diagnosis: str = ""
+    details: str = ""
+    notes: list[str] = field(default_factory=list)
+    cases_run: int = 0
+    cases_total: int = 0
+
+    def __str__(self) -> str:
+        return self.message
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:  # pragma: no cover - exercised in notebooks
+        return result_html(self)
+
+
+def compose(r: Result) -> Result:
+    """Fill ``r.message`` from the structured fields (plain text, deterministic)."""
+    lines = []
+    if r.status == "passed":
+        lines.append(f"PASSED {r.exercise_id}: all {r.cases_total} cases agree with the reference.")
+        if r.headline:
+            lines.append(r.headline)
+    elif r.status == "not_implemented":
+        lines.append(f"NOT IMPLEMENTED YET {r.exercise_id}: {r.headline}")
+    else:
+        lines.append(f"FAILED {r.exercise_id}: {r.headline}")
+        if r.case:
+            lines.append(f"Failing case ({r.cases_run} of {r.cases_total}): {r.case}"
+                         + (f" - {r.case_why}" if r.case_why else ""))
+        if r.inputs:
+            lines.append(f"Inputs: {r.inputs}")
+        if r.expected:
+            lines.append(f"Expected: {r.expected}")
+        if r.got:
+            lines.append(f"Got:      {r.got}")
+        if r.diagnosis:
+            lines.append(f"Likely cause: {r.diagnosis}")
+        if r.details:
+            lines.append(r.details)
+    lines.extend(f"Note: {n}" for n in r.notes)
+    r.message = "\n".join(lines)
+    return r
+
 
 _COLOURS = {
     "passed": ("#e8f5e9", "#2e7d32", "&#10004; Passed"),

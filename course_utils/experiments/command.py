@@ -1,0 +1,91 @@
+"""``python -m course_utils experiments NAME [NAME ...]``: (re)make cached experiments.
+
+    reference_curves          every reference curve but the optional ones, seeds 0 to 7
+    <a reference curve name>  one of them (see ``list``), e.g. ppo_cartpole
+    gae_lambda_sweep          chapter 05's lam sweep on Acrobot-v1
+    ppo_ablation              chapter 08's ablation of PPO's details
+    grpo_vs_ppo               chapter 09's GRPO against PPO + critic
+    list                      print the names
+
+Each writes its JSON file under ``course_utils/data`` (see :mod:`course_utils.experiments.store`);
+``--seeds`` defaults to the seeds of the shipped file. This takes hours: the lessons only load
+the files.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from course_utils.experiments import grpo_comparison, lambda_sweep, ppo_ablation, reference_curves, store
+
+OTHERS = ["gae_lambda_sweep", "ppo_ablation", "grpo_vs_ppo"]
+
+
+def names() -> list[str]:
+    return ["reference_curves", *reference_curves.reference_names(), *OTHERS]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", help="what to make: " + ", ".join(names()) + " (or list)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the shipped file's seeds")
+    parser.add_argument("--grid-step", type=int, default=1_000, help="reference curves: env steps between grid points")
+    parser.add_argument("--steps", type=int, default=50_000, help="ppo_ablation: CartPole-v1 steps per run")
+    parser.add_argument("--pendulum-steps", type=int, default=60_000, help="ppo_ablation: Pendulum-v1 steps per run")
+    parser.add_argument("--iterations", type=int, default=150, help="grpo_vs_ppo: iterations per run")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _make(name: str, args: argparse.Namespace) -> None:
+    progress = not args.no_progress
+    if name == "gae_lambda_sweep":
+        from course_utils.trainers.a2c import train_a2c
+
+        target = store.write(lambda_sweep.FILE, lambda_sweep.make_lambda_sweep(train_a2c, args.seeds, progress))
+    elif name == "ppo_ablation":
+        from course_utils.trainers.ppo import ppo_config, train_ppo
+
+        data = ppo_ablation.run(args.seeds or list(range(5)), {"CartPole-v1": args.steps, "Pendulum-v1": args.pendulum_steps},
+                                train_ppo, ppo_config, progress=progress)
+        target = store.write(ppo_ablation.FILE, data)
+    elif name == "grpo_vs_ppo":
+        from course_utils.trainers.grpo_task import SortTask, success_rate, train_grpo, train_ppo_critic
+
+        data = grpo_comparison.compare(args.seeds or list(range(8)), args.iterations, SortTask(),
+                                       {"GRPO": train_grpo, "PPO + critic": train_ppo_critic}, success_rate, progress)
+        target = store.write(grpo_comparison.FILE, data, indent=None)
+    else:
+        from course_utils.trainers.a2c import train_a2c
+        from course_utils.trainers.ppo import train_ppo
+        from course_utils.trainers.reinforce import train_reinforce
+        from course_utils.trainers.trpo import train_trpo
+
+        trainers: dict[str, Any] = {"reinforce": train_reinforce, "a2c": train_a2c, "trpo": train_trpo, "ppo": train_ppo}
+        data = reference_curves.make_reference(name, args.seeds or list(range(8)), trainers, args.grid_step, progress)
+        target = store.write(f"{reference_curves.FOLDER}/{name}.json", data)
+    print(f"wrote {target}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.names or args.names == ["list"]:
+        print("\n".join(names()))
+        return 0
+    wanted: list[str] = []
+    for name in args.names:
+        if name == "reference_curves":
+            wanted += [n for n in reference_curves.reference_names() if n not in reference_curves.OPTIONAL]
+        elif name in names():
+            wanted.append(name)
+        else:
+            print(f"unknown experiment {name!r}; choose from {names()}", file=sys.stderr)
+            return 2
+    for name in wanted:
+        _make(name, args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,79 @@
+"""How a workbook file is graded: the one protocol of ``check NOTEBOOK`` and of the batch grader.
+
+1. **Skip**: code cells tagged ``skip-when-grading`` (long training demos) are removed.
+2. **Grade in the kernel**: one code cell is appended. It runs after the learner's cells, in
+   the same kernel, and calls :func:`course_utils.catalogue.grade_source` on the notebook's
+   globals and code: every exercise function the code defines is graded there, with the
+   checks the learner saw.
+3. **Results come back** as one line printed by that cell: :data:`MARK` followed by JSON,
+   ``{exercise id: {"passed": bool, "status": str, "message": str}}``, read by :func:`read_results`.
+
+The notebook runs in a fresh kernel (:func:`execute`); a cell that raises does not stop the
+next ones. This module imports neither torch nor the rest of ``course_utils`` (the grading
+cell does, inside the kernel), so that the sandbox's parent and child processes start fast.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+MARK = "@@COURSE_RESULTS@@"
+SKIP_TAG = "skip-when-grading"
+
+__all__ = ["MARK", "SKIP_TAG", "code_of", "grading_cell", "prepare", "execute", "read_results"]
+
+
+def code_of(nb: Any) -> str:
+    """All the code of a notebook (an ``nbformat`` node), cells joined by newlines."""
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def grading_cell(code: str) -> str:
+    """The source of the cell that grades, inside the kernel, every exercise ``code`` defines."""
+    return ("import json as _json\nfrom course_utils.catalogue import grade_source as _grade\n"
+            f"print({MARK!r} + _json.dumps(_grade(globals(), {code!r})))")
+
+
+def prepare(nb: Any) -> str:
+    """Drop the skipped cells and append the grading cell, in place; returns the notebook's code."""
+    import nbformat
+
+    code = code_of(nb)
+    nb.cells = [c for c in nb.cells
+                if not (c.cell_type == "code" and SKIP_TAG in c.get("metadata", {}).get("tags", []))]
+    nb.cells.append(nbformat.v4.new_code_cell(grading_cell(code)))
+    return code
+
+
+def execute(nb: Any, workdir: Path, cell_timeout: int, interrupt_on_timeout: bool = False,
+            kernel_name: str = "python3") -> tuple[str, str]:
+    """Run ``nb`` top to bottom in a new kernel started in ``workdir``; errors in cells are kept.
+
+    Returns ``(kind, error)``: ``("", "")`` when the kernel ran to the end, else
+    ``("kernel_died", why)`` or ``("execution_error", why)``. With ``interrupt_on_timeout`` a
+    cell that runs too long is interrupted and the next cells still run.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=interrupt_on_timeout,
+                            kernel_name=kernel_name, resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute()
+    except DeadKernelError:
+        return "kernel_died", ("the kernel died (the notebook called exit()/os._exit(), "
+                               "or was killed for using too much memory or CPU)")
+    except Exception as exc:  # noqa: BLE001  (a cell timeout, a kernel that would not start...)
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return "execution_error", f"{type(exc).__name__}: {msg[:300]}"
+    return "", ""
+
+
+def read_results(nb: Any) -> Optional[dict[str, dict[str, Any]]]:
+    """The results the grading cell printed, or None when it printed none."""
+    for out in nb.cells[-1].get("outputs", []):
+        text = out.get("text", "")
+        if out.get("output_type") == "stream" and MARK in text:
+            return json.loads(text.split(MARK, 1)[1].strip().splitlines()[0])
+    return None
