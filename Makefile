@@ -1,7 +1,7 @@
 # The two commands of the course (both install what is missing first):
 #   make course   open the course in JupyterLab
 #   make test     run the whole test suite
-.PHONY: course test install release release-check clean slides
+.PHONY: course test install release release-check clean slides site
 
 course:
 	bash scripts/course.sh $(LAB_ARGS)
@@ -23,3 +23,6 @@ clean:
 
 slides: install           ## export every lesson to offline HTML slides in build/slides/
 	.venv/bin/python -m course_utils slides --out build/slides
+
+site: install             ## the course website, offline HTML, in build/site/ (SITE_ARGS="--hub-url https://...")
+	.venv/bin/python -m course_utils site --out build/site $(SITE_ARGS)

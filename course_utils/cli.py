@@ -9,6 +9,7 @@
                              GRPO comparison (hours; `experiments list` names them)
     grade-submissions DIR --out gradebook.csv
                              grade a folder of collected workbooks in a sandbox (instructors)
+    site [--out DIR]         build the course website, offline HTML, into build/site/ (site --help)
 """
 from __future__ import annotations
 
@@ -131,6 +132,11 @@ def _cmd_grade_submissions(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["site"]:  # its options live in course_utils/site.py (needs the `site` extra)
+        from course_utils.site import main as site_main
+
+        return site_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-seconds", type=int, default=None, help="CPU-time limit (default: the total timeout)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade_submissions)
+    sub.add_parser("site", help="build the course website into build/site/ (site --help: its options)")
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -20,7 +20,12 @@ ensure_installed() {
         "$PYTHON" -m venv "$VENV"
     fi
     echo "Installing the course and its dependencies into $VENV (once; a few minutes) ..."
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,site]"
+    # The course website's JavaScript (MathJax & co.): pinned npm tarballs, integrity-checked, into
+    # a cache, so that building the site (make site) never downloads. Best effort: without npm the
+    # site cannot be built, and its test fetches again or skips with the reason.
+    "$VENV/bin/python" -m course_utils.site --fetch-assets >/dev/null ||
+        echo "warning: could not fetch the website's JavaScript (npm registry); make site will say what to do" >&2
     rm -f "$VENV"/.course-installed-*
     touch "$stamp"
 }
