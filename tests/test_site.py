@@ -54,7 +54,8 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("website") / "site"
     report = site_mod.build(ROOT, out)
     print(f"site built in {report.seconds:.1f} s")
-    assert not report.warnings, "\n".join(report.warnings)
+    assert not report.warnings, "the website build warned (a notebook's markdown, or docs/):\n" + "\n".join(
+        report.warnings)
     return report
 
 
