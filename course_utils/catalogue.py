@@ -18,13 +18,16 @@ import re
 from typing import Any, Callable
 
 from course_utils.checks import CHAPTERS
+from course_utils.grading import progress_file
 from course_utils.grading.engine import grade_exercise, unknown_exercise
 from course_utils.grading.result import Result
-from course_utils.grading.spec import Exercise
+from course_utils.grading.spec import Exercise, Prediction
 
-__all__ = ["registry", "exercise_ids", "grade", "defined_exercises", "grade_namespace", "grade_source"]
+__all__ = ["registry", "exercise_ids", "grade", "defined_exercises", "grade_namespace", "grade_source",
+           "predictions", "items"]
 
 _CATALOGUE: dict[str, Exercise] = {}
+_PREDICTIONS: dict[str, Prediction] = {}
 
 
 def registry() -> dict[str, Exercise]:
@@ -40,6 +43,30 @@ def registry() -> dict[str, Exercise]:
                 collected[ex.id] = ex
         _CATALOGUE.update(collected)
     return _CATALOGUE
+
+
+def predictions() -> dict[str, Prediction]:
+    """The predict items (``course_utils.predict``), in course order."""
+    if not _PREDICTIONS:
+        from course_utils.checks.predictions import PREDICTIONS
+
+        ids = set(registry())
+        for p in PREDICTIONS:
+            if p.id in _PREDICTIONS or p.id in ids:
+                raise ValueError(f"item id {p.id!r} defined twice")
+            if p.answer not in p.choices:
+                raise ValueError(f"prediction {p.id!r}: answer {p.answer!r} is not one of its choices")
+            _PREDICTIONS[p.id] = p
+    return _PREDICTIONS
+
+
+def items() -> dict[str, Exercise | Prediction]:
+    """Every graded item, exercises and predictions, in course order (by chapter; a chapter's
+    predictions after its exercises). Each has ``id``, ``chapter``, ``kind`` and ``title``."""
+    everything: list[Exercise | Prediction] = [*registry().values(), *predictions().values()]
+    order = {chapter: i for i, chapter in enumerate(dict.fromkeys(ex.chapter for ex in registry().values()))}
+    everything.sort(key=lambda item: order.get(item.chapter, len(order)))  # stable: keeps course order inside
+    return {item.id: item for item in everything}
 
 
 def exercise_ids() -> list[str]:
@@ -78,6 +105,39 @@ def grade_namespace(namespace: dict[str, Any], expected: list[str]) -> dict[str,
     return out
 
 
+def asked_predictions(source: str) -> list[str]:
+    """Prediction ids that a notebook's code asks (``predict("id"...)`` calls), in course order."""
+    asked = set(re.findall(r"""\bpredict\(\s*["']([A-Za-z_]\w*)["']""", source))
+    return [p_id for p_id in predictions() if p_id in asked]
+
+
+def prediction_results(expected: list[str]) -> dict[str, dict[str, Any]]:
+    """{id: {passed, status, message}} for predictions: passed when one was committed (recorded in
+    the progress file of this run); whether it was right is said in the message, never graded."""
+    data, _ = progress_file.load()
+    out = {}
+    for p_id in expected:
+        entry = data["exercises"].get(p_id, {})
+        if "prediction" not in entry:
+            out[p_id] = {"passed": False, "status": "missing",
+                         "message": f"NO PREDICTION {p_id}: no choice was committed. Write your letter in the cell, "
+                                    f"predict({p_id!r}, \"b\"), so that it counts in a graded workbook."}
+            continue
+        p = predictions()[p_id]
+        verdict = "right" if entry.get("prediction") == p.answer else "not what happened (that is fine)"
+        out[p_id] = {"passed": True, "status": "passed",
+                     "message": f"PREDICTED {p_id}: ({entry.get('prediction')}), {verdict}."}
+    return out
+
+
 def grade_source(namespace: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
-    """Grade, in ``namespace`` (a kernel's globals), every exercise that ``source`` defines."""
-    return grade_namespace(namespace, defined_exercises(source))
+    """Grade, in ``namespace`` (a kernel's globals), every exercise that ``source`` defines, and
+    report every prediction it asks."""
+    results = grade_namespace(namespace, defined_exercises(source))
+    results.update(prediction_results(asked_predictions(source)))
+    data, _ = progress_file.load()  # hints and answers used while the notebook ran
+    for ex_id, res in results.items():
+        used = progress_file.help_used(data["exercises"].get(ex_id, {}))
+        if used:
+            res["help"] = used
+    return results

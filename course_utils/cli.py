@@ -3,7 +3,7 @@
     release [--check]        regenerate exercises/ from solutions/ (or fail if they drifted)
     progress                 show your progress through the course
     check NOTEBOOK [...]     run a workbook and grade every exercise function it defines
-    list                     list every exercise id, in course order
+    list [--json]            list every exercise and prediction, with its kind, in course order
     slides [--out DIR]       export every lesson to offline reveal.js slides (instructors)
     experiments NAME [...]   remake cached experiments: reference curves, lambda sweep, PPO ablation,
                              GRPO comparison (hours; `experiments list` names them)
@@ -47,18 +47,31 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
-    from course_utils.catalogue import registry
+    from course_utils.catalogue import items
     from course_utils.grading.progress_file import report
 
-    print(repr(report(registry())))
+    print(repr(report(items())))
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from course_utils.catalogue import registry
+    import json
 
-    for ex_id, ex in registry().items():
-        print(f"{ex.chapter:32s} {ex_id:30s} {ex.signature}")
+    from course_utils.catalogue import items
+
+    rows = [{"id": item_id, "chapter": item.chapter, "kind": item.kind, "title": item.title}
+            for item_id, item in items().items()]
+    if args.json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        return 0
+    width = {key: max(len(row[key]) for row in rows) for key in ("chapter", "id", "kind")}
+    for row in rows:
+        print(f"{row['chapter']:{width['chapter']}}  {row['kind']:{width['kind']}}  {row['id']:{width['id']}}  "
+              f"{row['title']}")
+    kinds = {}
+    for row in rows:
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+    print(f"\n{len(rows)} items: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
     return 0
 
 
@@ -69,6 +82,16 @@ def _defined_exercises(code: str) -> list[str]:
     return defined_exercises(code)
 
 
+def _record_progress(results: dict) -> None:
+    """What ``check NOTEBOOK`` found goes into the learner's progress file, as ``check(...)`` does."""
+    from course_utils.catalogue import registry
+    from course_utils.grading import progress_file
+
+    for ex_id, res in results.items():  # (a prediction is recorded when it is committed, not here)
+        if ex_id in registry() and res["status"] in ("passed", "failed", "not_implemented"):
+            progress_file.record(ex_id, res["status"])
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from course_utils.grading.runner import grade_notebook
 
@@ -76,6 +99,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for path in args.notebooks:
         report = grade_notebook(Path(path), cell_timeout=args.cell_timeout, defined_exercises=_defined_exercises)
         print(report.summary())
+        _record_progress(report.results)
         for ex_id, res in report.results.items():
             if args.verbose:
                 print("\n" + res["message"])
@@ -146,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_release)
     p = sub.add_parser("progress", help="show your progress")
     p.set_defaults(func=_cmd_progress)
-    p = sub.add_parser("list", help="list the exercises")
+    p = sub.add_parser("list", help="list the exercises and predictions, with their kind")
+    p.add_argument("--json", action="store_true", help="one JSON object per item: id, chapter, kind, title")
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("check", help="run workbooks and grade every exercise they define")
     p.add_argument("notebooks", nargs="+")

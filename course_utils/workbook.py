@@ -1,4 +1,4 @@
-"""The learner's API, what workbook cells call: ``check``, ``hint``, ``progress`` and ``ready``.
+"""The learner's API, what workbook cells call: ``check``, ``hint``, ``solution``, ``progress`` and ``ready``.
 
 ``check`` grades through :mod:`course_utils.catalogue`, shows the feedback of
 :mod:`course_utils.grading.result` and records progress (:mod:`course_utils.grading.progress_file`).
@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
-from course_utils.catalogue import grade, registry
+from course_utils.catalogue import grade, items, registry
 from course_utils.grading import progress_file as _progress
 from course_utils.grading.result import Result, compose, hint_html
 
@@ -117,9 +117,15 @@ def ready(*fns: Callable[..., Any]) -> bool:
         if not res.passed:
             missing.append(name)
     if missing:
-        print("This cell uses your " + ", ".join(f"`{m}`" for m in missing) + ", which "
-              + ("does" if len(missing) == 1 else "do") + " not pass its check yet. "
-              "Finish the exercise above (check(...) will say what is wrong), then run this cell again.")
+        text = ("This cell uses your " + ", ".join(f"`{m}`" for m in missing) + ", which "
+                + ("does" if len(missing) == 1 else "do") + " not pass its check yet. "
+                "Finish the exercise above (check(...) will say what is wrong), then run this cell again.")
+        if _in_kernel():
+            from IPython.display import Markdown, display
+
+            display(Markdown(text))  # wraps between words, unlike a long line of printed text
+        else:
+            print(text)
         return False
     return True
 
@@ -135,11 +141,13 @@ class _Hint:
         return hint_html(self.exercise_id, self.level, self.total, self.text)
 
 
-def hint(exercise_id: str, level: Optional[int] = None) -> None:
-    """Show a hint: the first call gives a nudge, later calls stronger hints (never the solution).
+def hint(exercise_id: str | Callable[..., Any], level: Optional[int] = None) -> None:
+    """Show a hint: the first call asks a question, later calls give the idea, then the key step
+    in math (never a line of the solution). ``hint(gae)`` works as well as ``hint("gae")``.
 
-    ``level=1, 2, 3`` shows a given tier directly.
+    ``level=1, 2, 3`` shows a given tier directly. Hints seen are recorded in your progress.
     """
+    exercise_id = exercise_id if isinstance(exercise_id, str) else getattr(exercise_id, "__name__", "?")
     ex = registry().get(exercise_id)
     if ex is None:
         print(f"There is no exercise called {exercise_id!r}.")
@@ -147,6 +155,8 @@ def hint(exercise_id: str, level: Optional[int] = None) -> None:
     n = len(ex.hints)
     if level is None:
         level = _progress.next_hint_level(exercise_id, n)
+    else:
+        _progress.next_hint_level(exercise_id, n, at_least=int(level))
     level = max(1, min(int(level), n))
     h = _Hint(exercise_id, level, n, ex.hints[level - 1])
     if level == n:
@@ -155,6 +165,70 @@ def hint(exercise_id: str, level: Optional[int] = None) -> None:
 
 
 def progress() -> None:
-    """Show which exercises of the whole course you have passed."""
-    rep = _progress.report(registry())
+    """Show which exercises and predictions of the whole course you have done."""
+    rep = _progress.report(items())
     _display(rep, repr(rep))
+
+
+def solution(exercise_id: str | Callable[..., Any], confirm: bool = False) -> None:
+    """Show the course's answer to an exercise: only when you ask twice (``confirm=True``, or the
+    button), and recorded in your progress (and so in a gradebook) as seen.
+
+    Try the hints first: each of them leaves the last step to you, and that step is the learning.
+    """
+    exercise_id = exercise_id if isinstance(exercise_id, str) else getattr(exercise_id, "__name__", "?")
+    ex = registry().get(exercise_id)
+    if ex is None:
+        print(f"There is no exercise called {exercise_id!r}.")
+        return
+    if not confirm:
+        if _in_kernel() and not strict_mode() and _solution_button(exercise_id):
+            return
+        print(f"This shows the course's answer to {exercise_id} and records that you saw it. Hints first? "
+              f"hint({exercise_id!r}). To see the answer: solution({exercise_id!r}, confirm=True)")
+        return
+    import inspect
+
+    _progress.mark_solution_seen(exercise_id)  # asked for, even where the answer cannot be shown
+    try:
+        source = inspect.getsource(ex.answer)
+    except (OSError, TypeError):
+        print(f"The answer to {exercise_id} is not available here (for instance while a workbook is being graded).")
+        return
+    _display(_Answer(exercise_id, source), f"The course's answer to {exercise_id} (recorded as seen):\n\n{source}")
+
+
+class _Answer:
+    def __init__(self, exercise_id: str, source: str) -> None:
+        self.exercise_id, self.source = exercise_id, source
+
+    def __repr__(self) -> str:
+        return f"The course's answer to {self.exercise_id} (recorded as seen):\n\n{self.source}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<div style='border-left:4px solid #6a1b9a;padding:6px 12px'><b>The course's answer to "
+                f"<code>{html.escape(self.exercise_id)}</code></b> (recorded as seen). Write it again in your own "
+                f"words, and run the check on your version.<pre>{html.escape(self.source)}</pre></div>")
+
+
+def _solution_button(exercise_id: str) -> bool:
+    try:
+        import ipywidgets as widgets
+        from IPython.display import display
+    except ImportError:
+        return False
+    button = widgets.Button(description="Yes, show me the answer", button_style="warning",
+                            tooltip=f"solution('{exercise_id}', confirm=True)")
+    out = widgets.Output()
+
+    def on_click(_):
+        button.disabled = True
+        with out:
+            solution(exercise_id, confirm=True)
+
+    button.on_click(on_click)
+    display(widgets.HTML(f"This shows the course's answer to <code>{exercise_id}</code> and records in your progress "
+                         f"that you saw it. Have you tried <code>hint('{exercise_id}')</code>?"), button, out)
+    return True

@@ -90,7 +90,21 @@ def score_gradient_gaussian_mean_autograd(x, fx, mu, sigma):
     return g
 
 
+def two_action_optimal_baseline_by_definition(p, r0, r1):
+    """E[g^2 R] / E[g^2] summed over the two actions, unsimplified."""
+    weights = {1: p * (1 - p) ** 2, 0: (1 - p) * p**2}
+    return (weights[1] * r1 + weights[0] * r0) / (weights[1] + weights[0])
+
+
+def two_action_optimal_baseline_torch(p, r0, r1):
+    probs = torch.tensor([1 - p, p], dtype=torch.float64)
+    scores = torch.tensor([-p, 1 - p], dtype=torch.float64)
+    rewards = torch.tensor([r0, r1], dtype=torch.float64)
+    return ((probs * scores**2 * rewards).sum() / (probs * scores**2).sum()).item()
+
+
 ALTERNATIVES = {
+    "two_action_optimal_baseline": [two_action_optimal_baseline_by_definition, two_action_optimal_baseline_torch],
     "undiscounted_return": [undiscounted_return_loop, undiscounted_return_numpy],
     "run_episode": [run_episode_for_loop],
     "categorical_log_prob": [categorical_log_prob_log_softmax, categorical_log_prob_distribution,

@@ -122,7 +122,25 @@ def lambda_returns_loop(rewards, values, dones, last_value, gamma, lam):
     return out
 
 
+# ---------------------------------------------------------------- lambda_for_horizon (derive)
+def lambda_for_horizon_rearranged(gamma, horizon):
+    return (horizon - 1) / (horizon * gamma)
+
+
+def lambda_for_horizon_bisection(gamma, horizon):
+    """Solve sum_l (gamma lam)^l = horizon numerically."""
+    lo, hi = 0.0, 1.0 / gamma
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if 1 / (1 - gamma * mid) < horizon:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 ALTERNATIVES = {
+    "lambda_for_horizon": [lambda_for_horizon_rearranged, lambda_for_horizon_bisection],
     "td_residuals": [td_residuals_where, td_residuals_numpy],
     "bootstrapped_returns": [bootstrapped_returns_loop_per_column, bootstrapped_returns_via_gae],
     "a2c_loss": [a2c_loss_functional, a2c_loss_no_grad_targets],

@@ -177,7 +177,39 @@ def trust_region_step_normalised(x, Fx, delta):
     return x * (delta / quadratic_kl) ** 0.5
 
 
+# ---------------------------------------------------------------- softmax_fisher (derive)
+def softmax_fisher_by_autograd(logits):
+    """The definition itself: the Hessian of the KL, by autograd."""
+    p = torch.softmax(logits, -1).detach()
+
+    def fisher(row_logits, row_p):
+        return torch.autograd.functional.hessian(
+            lambda theta: (row_p * (torch.log(row_p) - torch.log_softmax(theta, -1))).sum(), row_logits)
+
+    flat_logits, flat_p = logits.reshape(-1, logits.shape[-1]), p.reshape(-1, logits.shape[-1])
+    out = torch.stack([fisher(z, q) for z, q in zip(flat_logits, flat_p)])
+    return out.reshape(*logits.shape, logits.shape[-1])
+
+
+def softmax_fisher_jacobian_of_softmax(logits):
+    """The Jacobian of softmax, which is the same matrix."""
+    flat = logits.reshape(-1, logits.shape[-1])
+    out = torch.stack([torch.autograd.functional.jacobian(lambda z: torch.softmax(z, -1), z) for z in flat])
+    return out.reshape(*logits.shape, logits.shape[-1])
+
+
+def softmax_fisher_numpy_loop(logits):
+    p = torch.softmax(logits, -1).numpy()
+    out = np.zeros(p.shape + (p.shape[-1],), dtype=p.dtype)
+    for idx in np.ndindex(*p.shape[:-1]):
+        for a in range(p.shape[-1]):
+            for b in range(p.shape[-1]):
+                out[idx + (a, b)] = p[idx + (a,)] * ((a == b) - p[idx + (b,)])
+    return torch.from_numpy(out)
+
+
 ALTERNATIVES = {
+    "softmax_fisher": [softmax_fisher_by_autograd, softmax_fisher_jacobian_of_softmax, softmax_fisher_numpy_loop],
     "tabular_policy_evaluation": [tabular_policy_evaluation_numpy, tabular_policy_evaluation_iterative,
                                   tabular_policy_evaluation_inverse],
     "advantage_table": [advantage_table_loops, advantage_table_q_minus_pi_mean],

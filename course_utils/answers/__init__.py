@@ -5,12 +5,13 @@
                      score_gradient_gaussian_mean                                   (ch. 01)
     returns          discounted_return, reward_to_go, bootstrapped_returns,
                      lambda_returns                                                 (ch. 02-05)
-    policy_gradient  sample_actions, pg_loss, optimal_baseline, value_loss, a2c_loss (ch. 02-04)
+    policy_gradient  sample_actions, pg_loss, optimal_baseline, two_action_optimal_baseline,
+                     value_loss, a2c_loss                                            (ch. 02-04)
     advantages       td_residuals, gae, k_step_advantage, normalize_advantages,
-                     group_relative_advantages                                      (ch. 03-05, 09)
+                     group_relative_advantages, lambda_for_horizon                  (ch. 03-05, 09)
     exact_mdp        tabular_policy_evaluation, advantage_table, discounted_visitation (ch. 06)
     trust_region     kl_categorical, conjugate_gradient, fisher_vector_product,
-                     trust_region_step                                              (ch. 06-07)
+                     trust_region_step, softmax_fisher                              (ch. 06-07)
     surrogates       ppo_clip_loss, approx_kl, adaptive_kl_beta, clipped_value_loss,
                      grpo_loss                                                      (ch. 08-09)
 
@@ -24,6 +25,7 @@ from course_utils.answers.advantages import (
     gae,
     group_relative_advantages,
     k_step_advantage,
+    lambda_for_horizon,
     normalize_advantages,
     td_residuals,
 )
@@ -36,7 +38,14 @@ from course_utils.answers.log_probs import (
     score_gradient_gaussian_mean,
     softmax_score,
 )
-from course_utils.answers.policy_gradient import a2c_loss, optimal_baseline, pg_loss, sample_actions, value_loss
+from course_utils.answers.policy_gradient import (
+    a2c_loss,
+    optimal_baseline,
+    pg_loss,
+    sample_actions,
+    two_action_optimal_baseline,
+    value_loss,
+)
 from course_utils.answers.returns import bootstrapped_returns, discounted_return, lambda_returns, reward_to_go
 from course_utils.answers.surrogates import adaptive_kl_beta, approx_kl, clipped_value_loss, grpo_loss, ppo_clip_loss
 from course_utils.answers.trust_region import (
@@ -44,6 +53,7 @@ from course_utils.answers.trust_region import (
     fisher_vector_product,
     kl_categorical,
     kl_diag_gaussian,
+    softmax_fisher,
     trust_region_step,
 )
 
@@ -53,10 +63,10 @@ __all__ = [
     "undiscounted_return", "run_episode",
     "categorical_log_prob", "gaussian_log_prob", "softmax_score", "score_gradient_gaussian_mean",
     "discounted_return", "sample_actions", "pg_loss",
-    "reward_to_go", "optimal_baseline", "value_loss", "normalize_advantages",
+    "reward_to_go", "optimal_baseline", "two_action_optimal_baseline", "value_loss", "normalize_advantages",
     "td_residuals", "bootstrapped_returns", "a2c_loss",
-    "gae", "k_step_advantage", "lambda_returns",
-    "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical",
+    "gae", "k_step_advantage", "lambda_returns", "lambda_for_horizon",
+    "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical", "softmax_fisher",
     "conjugate_gradient", "fisher_vector_product", "trust_region_step",
     "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss",
     "group_relative_advantages", "grpo_loss",

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from course_utils.answers._arrays import numpy32 as _numpy32
 
-__all__ = ["td_residuals", "gae", "next_state_values", "k_step_advantage", "normalize_advantages", "group_relative_advantages"]
+__all__ = ["td_residuals", "gae", "next_state_values", "k_step_advantage", "normalize_advantages", "group_relative_advantages", "lambda_for_horizon"]
 
 
 def td_residuals(
@@ -111,3 +111,8 @@ def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.T
 def group_relative_advantages(rewards: Tensor, eps: float = 1e-8) -> Tensor:
     """A_ij = (r_ij - mean_j r_ij) / (std_j r_ij + eps) within each group i; rewards (B, G) -> (B, G)."""
     return (rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)
+
+
+def lambda_for_horizon(gamma: float, horizon: float) -> float:
+    """The lambda whose GAE weights (gamma lambda)^l sum to ``horizon`` steps: 1 / (1 - gamma lambda) = H."""
+    return (1.0 - 1.0 / horizon) / gamma

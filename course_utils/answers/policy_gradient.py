@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["sample_actions", "pg_loss", "optimal_baseline", "value_loss", "a2c_loss"]
+__all__ = ["sample_actions", "pg_loss", "optimal_baseline", "value_loss", "a2c_loss", "two_action_optimal_baseline"]
 
 
 def sample_actions(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -64,3 +64,12 @@ def a2c_loss(
     policy_loss = -(logp * advantages.detach()).mean()
     value_loss = ((values - returns.detach()) ** 2).mean()
     return policy_loss + value_coef * value_loss - entropy_coef * entropy.mean()
+
+
+def two_action_optimal_baseline(p: float, r0: float, r1: float) -> float:
+    """The variance-minimising constant baseline of a two-armed bandit with a sigmoid policy.
+
+    pi(a = 1) = p = sigmoid(theta) and arm a pays r_a; the score is a - p, so
+    b* = E[score^2 R] / E[score^2] weights each arm's reward by the OTHER arm's probability.
+    """
+    return (1.0 - p) * r1 + p * r0

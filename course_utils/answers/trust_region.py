@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["kl_categorical", "kl_diag_gaussian", "conjugate_gradient", "fisher_vector_product", "trust_region_step"]
+__all__ = ["kl_categorical", "kl_diag_gaussian", "conjugate_gradient", "fisher_vector_product", "trust_region_step", "softmax_fisher"]
 
 
 def kl_categorical(logits_p: Tensor, logits_q: Tensor) -> Tensor:
@@ -68,3 +68,13 @@ def trust_region_step(x: Tensor, Fx: Tensor, delta: float) -> Tensor:
     """beta x with beta = sqrt(2 delta / x^T F x): the longest step along x whose quadratic
     KL model 1/2 s^T F s equals delta. x, Fx: (P,) -> (P,)."""
     return torch.sqrt(2 * delta / (x @ Fx)) * x
+
+
+def softmax_fisher(logits: Tensor) -> Tensor:
+    """The Fisher matrix of a softmax policy in its logits: diag(p) - p p^T, p = softmax(logits).
+
+    It is the Hessian of KL(softmax(logits) || softmax(theta)) in theta at theta = logits.
+    logits (..., A) -> (..., A, A).
+    """
+    p = torch.softmax(logits, dim=-1)
+    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)

@@ -38,9 +38,10 @@ EXERCISES.append(Exercise(
                 "range(len(rewards) - 1) stops one step early)."),
     ],
     hints=[
-        "The return of a finite trajectory with no discount is the total of the rewards collected along it.",
-        "One torch call does it; a Python loop that accumulates also works (start the total at 0.0).",
-        "rewards.sum() returns a 0-d tensor, which is what the check expects.",
+        "With no discount, how much does each reward of the trajectory count towards the return?",
+        "Every reward counts once and in full: the return is their total. A single tensor reduction over the time "
+        "axis does it, and it already gives a 0-d tensor.",
+        "R = r_0 + r_1 + ... + r_{T-1}: one reduction over time, no division and no loop needed.",
     ],
     success="This is the quantity every algorithm of the course tries to make large on average.",
 ))
@@ -121,13 +122,17 @@ EXERCISES.append(Exercise(
                 "the last reward is missing: the loop checks for the end of the episode before storing the reward "
                 "of the step that ended it. Store the reward first, then test terminated/truncated."),
         Mistake("wrong seed", _no_seed, "the environment was not reset with the given seed, so the episode is "
-                "not the one expected: call env.reset(seed=seed)."),
+                "not the one expected: reset it with the `seed` argument you were given."),
     ],
     hints=[
-        "Start with obs, info = env.reset(seed=seed); then loop: choose an action with policy(obs) and step.",
-        "env.step(action) returns five things: obs, reward, terminated, truncated, info. Keep every reward, and stop "
-        "when either terminated or truncated is True.",
-        "Collect the rewards in a Python list and finish with torch.tensor(rewards, dtype=torch.float32).",
+        "What must happen before the first step so that the same seed always replays the same episode? And which "
+        "two flags can end an episode?",
+        "Reset the environment with the given seed, then repeat: ask the policy for an action from the current "
+        "observation, step, keep the reward. Stop as soon as the episode terminates or is truncated, after "
+        "keeping that step's reward.",
+        "obs <- reset with the seed; repeat { a <- the policy's action for obs; (obs, r, terminated, truncated, info) "
+        "<- step(a); "
+        "append r } until terminated or truncated; hand back the rewards as a float32 tensor of shape (T,).",
     ],
     success="Your loop handles both ways an episode ends: terminated (the task says stop) and truncated (a time "
             "limit). Later chapters treat those two very differently.",

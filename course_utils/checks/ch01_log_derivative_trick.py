@@ -52,8 +52,9 @@ EXERCISES.append(Exercise(
                 "logsumexp(logits) over the actions so that the probabilities sum to one."),
         Mistake("naive softmax", lambda logits, actions: torch.log(
             torch.exp(logits) / torch.exp(logits).sum(-1, keepdim=True)).gather(-1, actions[:, None]).squeeze(-1),
-                "exp(logits) overflows for large logits (exp(1000) is inf in float32), and inf / inf is NaN. Use "
-                "logits - torch.logsumexp(logits, dim=-1, keepdim=True), which never exponentiates large numbers."),
+                "exp(logits) overflows for large logits (exp(1000) is inf in float32), and inf / inf is NaN. Subtract "
+                "each row's log-sum-exp (torch.logsumexp) from its logits instead: it never exponentiates "
+                "large numbers."),
         Mistake("log of softmax", lambda logits, actions: torch.log(torch.softmax(logits, -1)).gather(
             -1, actions[:, None]).squeeze(-1),
                 "log(softmax(logits)) underflows: a probability like exp(-1000) rounds to 0 and its log is -inf. "
@@ -64,11 +65,13 @@ EXERCISES.append(Exercise(
                 "actions: normalise over the last axis (dim=-1)."),
     ],
     hints=[
-        "A softmax policy has pi(a|s) = exp(logits[a]) / sum_b exp(logits[b]). Take the log of that by hand first.",
-        "log pi(a|s) = logits[a] - log sum_b exp(logits[b]); torch.logsumexp(logits, dim=-1, keepdim=True) computes "
-        "the second term without overflow.",
-        "Subtract logsumexp from every logit to get an (N, A) table of log-probabilities, then pick each row's "
-        "action with .gather(-1, actions.unsqueeze(-1)).squeeze(-1).",
+        "Take the log of pi(a|s) = exp(z_a) / sum_b exp(z_b) by hand. Which part of the result can overflow when "
+        "the logits are in the hundreds?",
+        "The log of a ratio is a difference: the chosen action's logit minus the log of the sum of the "
+        "exponentials of all logits. That second term is a log-sum-exp, which torch computes stably. Then pick, "
+        "in each row, the entry of the action taken.",
+        "log pi(a_i|s_i) = z_{i,a_i} - logsumexp_b z_{i,b}: form the (N, A) table of log-probabilities row by "
+        "row, then select column a_i of row i.",
     ],
     success="Your log-probabilities are exact and stable even for huge logits, and gradients flow to the logits.",
 ))
@@ -102,6 +105,8 @@ def _g_mistake(body):
 
 EXERCISES.append(Exercise(
     id="gaussian_log_prob",
+    kind="debug",
+    bug="mean over D",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="log-density of a diagonal Gaussian policy",
     signature="gaussian_log_prob(x (N, D), mu (N, D), log_std (D,) or (N, D)) -> (N,)",
@@ -130,12 +135,13 @@ EXERCISES.append(Exercise(
                 "dimensions multiply their densities, so their logs add up."),
     ],
     hints=[
-        "Write the one-dimensional normal log-density first: log N(x; mu, sigma^2). Then think about what "
-        "independence across D dimensions does to it.",
-        "Per dimension: -0.5 ((x - mu) / sigma)^2 - log sigma - 0.5 log(2 pi), with sigma = exp(log_std). "
-        "Independent dimensions: add them up.",
-        "Broadcasting handles both log_std shapes: compute the (N, D) table of per-dimension terms with "
-        "log_std as it is, then .sum(-1). math.log(2 * math.pi) gives the constant.",
+        "What is the log-density of a one-dimensional normal N(mu, sigma^2)? And what does independence across "
+        "the D dimensions do to the joint density?",
+        "Independence makes the joint density a product, so its log is a sum over dimensions of one-dimensional "
+        "log-densities. Each has three terms: a squared standardised distance, the log of the standard deviation "
+        "and a constant. A log_std of shape (D,) broadcasts against (N, D) on its own.",
+        "log pi(x_i) = sum_d [ -1/2 ((x_id - mu_id) / sigma_d)^2 - log sigma_d - 1/2 log(2 pi) ] with sigma_d = "
+        "e^{log_std_d}; the sum runs over the last axis only.",
     ],
     success="Your Gaussian log-density matches torch.distributions.Normal(mu, exp(log_std)).log_prob(x).sum(-1), "
             "and its gradients with respect to mu and log_std are right.",
@@ -182,11 +188,13 @@ EXERCISES.append(Exercise(
                 "the probabilities themselves."),
     ],
     hints=[
-        "log pi(a|s) = logits[a] - logsumexp(logits). Differentiate each of the two terms with respect to the "
-        "whole logit vector.",
-        "d logits[a] / d logits is the one-hot vector of a; d logsumexp(logits) / d logits is softmax(logits).",
-        "torch.nn.functional.one_hot(actions, num_classes).float() minus torch.softmax(logits, dim=-1). "
-        "Each row sums to zero: a quick self-check.",
+        "log pi(a|s) is the chosen logit minus the log-sum-exp of all logits. What is the derivative of each of "
+        "the two terms with respect to one logit z_b?",
+        "The first term depends on z_a only: its gradient is 1 at position a and 0 elsewhere. The derivative of "
+        "the log-sum-exp with respect to z_b is exp(z_b) / sum_c exp(z_c), the probability of b. The score is the "
+        "first gradient minus the second.",
+        "score_i = e_{a_i} - pi(. | s_i): the one-hot row of the action taken, minus the row of softmax "
+        "probabilities. Every row sums to 0, a quick self-check.",
     ],
     success="Each row sums to zero, as the expected grad-log-prob lemma demands: averaged over actions drawn "
             "from the policy itself, the score vanishes.",
@@ -241,10 +249,13 @@ EXERCISES.append(Exercise(
                 "the score needs the deviation x - mu, not x itself."),
     ],
     hints=[
-        "The log-derivative trick: d/dmu E[f(x)] = E[f(x) d/dmu log p(x; mu)]. Which factor do you need to compute?",
-        "For a Gaussian, d/dmu log N(x; mu, sigma^2) = (x - mu) / sigma^2. Replace the expectation by an average "
-        "over the samples.",
-        "Multiply fx by the per-sample score elementwise, then take .mean(); the result is a 0-d tensor.",
+        "The log-derivative trick writes d/dmu E[f(x)] as E[f(x) times something]. What is that something for a "
+        "Gaussian, and how do you estimate an expectation from samples?",
+        "The something is the score d/dmu log N(x; mu, sigma^2): differentiate the Gaussian's log-density with "
+        "respect to its mean (only the squared term depends on mu). Then replace the expectation by the average "
+        "over the N samples.",
+        "estimate = (1/N) sum_i f(x_i) (x_i - mu) / sigma^2, a 0-d tensor. Mind that the denominator is the "
+        "variance sigma^2, not sigma.",
     ],
     success="Your estimator is unbiased: on 200,000 samples it lands within a few standard errors of the exact "
             "derivative, using nothing but samples and values of f.",

@@ -27,6 +27,8 @@ def _dr_cases():
 
 EXERCISES.append(Exercise(
     id="discounted_return",
+    kind="debug",
+    bug="exponent off by one",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="the discounted return of an episode",
     signature="discounted_return(rewards (T,), gamma float) -> () tensor",
@@ -44,10 +46,11 @@ EXERCISES.append(Exercise(
                 "you averaged the discounted rewards; the return is their sum."),
     ],
     hints=[
-        "Each reward is worth less the later it arrives: r_t is multiplied by gamma to the power t.",
-        "Build the vector of discounts gamma^0, gamma^1, ..., gamma^(T-1) (torch.arange helps), then combine it "
-        "with the rewards.",
-        "Multiply discounts and rewards elementwise and sum; mind that the first exponent is 0.",
+        "How much is a reward that arrives at step t worth, compared with the same reward arriving now?",
+        "Reward r_t is multiplied by gamma to the power t, so the first reward counts in full. Build all T "
+        "discount factors at once rather than in a Python loop, then combine them with the rewards.",
+        "R = sum_{t=0}^{T-1} gamma^t r_t: the powers gamma^0, ..., gamma^{T-1} (in the rewards' dtype), "
+        "multiplied elementwise by the rewards, then summed.",
     ],
     success="With gamma = 0.99, a full CartPole episode of 500 steps is worth about 99.3, not 500: the discount "
             "is a horizon of roughly 1 / (1 - gamma) = 100 steps.",
@@ -93,11 +96,13 @@ EXERCISES.append(Exercise(
                 "on the left, so count the cumulative probabilities that are <= u."),
     ],
     hints=[
-        "Lay the probabilities end to end on [0, 1): action a owns an interval whose length is pi(a). Where does u fall?",
-        "The right end of action a's interval is the cumulative probability cdf_a = pi(0) + ... + pi(a). "
-        "torch.cumsum gives all of them at once.",
-        "The sampled action is the number of cumulative probabilities that are <= u. Compare the (N, A) cdf with "
-        "u[:, None], count along the last axis, and clamp to A - 1 against rounding.",
+        "Lay the probabilities end to end on [0, 1): action a owns an interval of length pi(a|s). Which interval "
+        "does u fall into?",
+        "The right end of action a's interval is the cumulative probability c_a = pi(0) + ... + pi(a), and a "
+        "cumulative sum gives all of them at once. The interval that contains u is found by counting how many "
+        "right ends lie at or below u.",
+        "a_i = #{ b : c_{i,b} <= u_i }, counted along the action axis with u_i compared with every entry of row "
+        "i; then cap it at A - 1, in case rounding left the last c_{i,b} just below u_i.",
     ],
     success="This is how torch.distributions.Categorical.sample works underneath: one uniform number per state, "
             "one comparison with the cumulative probabilities.",
@@ -138,11 +143,13 @@ EXERCISES.append(Exercise(
                 "grad log pi, which is what differentiating log pi gives."),
     ],
     hints=[
-        "You need a scalar whose gradient is minus the policy gradient (1/M) sum_i grad log pi(a_i|s_i) w_i.",
-        "Differentiate -(1/M) sum_i logp_i * w_i with respect to logp: that is the gradient you want. The weights "
-        "must not receive any gradient.",
-        "Multiply logp elementwise by the detached weights, average over the batch, and flip the sign: an "
-        "optimiser minimises, and we want to climb.",
+        "Which scalar has, as its gradient with respect to theta, minus the sample policy gradient (1/M) sum_i "
+        "grad log pi(a_i|s_i) w_i?",
+        "Differentiate the mean of logp_i w_i with respect to theta: with the weights held constant you get "
+        "exactly the sample policy gradient. Flip the sign, because the optimiser minimises, and make sure no "
+        "gradient can reach the weights.",
+        "L = -(1/M) sum_i logp_i w_i, with w cut from the graph (detached), and a mean, not a sum, over the M "
+        "samples.",
     ],
     success="Minimising this surrogate follows the policy gradient. Remember that its value says nothing about "
             "how well the policy performs; only its gradient matters.",

@@ -45,6 +45,8 @@ def _rtg_cases():
 
 EXERCISES.append(Exercise(
     id="reward_to_go",
+    kind="debug",
+    bug="excludes r_t",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="reward-to-go: only the future counts",
     signature="reward_to_go(rewards (T,), gamma float = 1.0) -> (T,)",
@@ -64,10 +66,12 @@ EXERCISES.append(Exercise(
                 "drops the rewards that came before the action."),
     ],
     hints=[
-        "An action cannot change rewards that were already collected: hat R_t = r_t + gamma r_{t+1} + gamma^2 r_{t+2} + ...",
-        "Notice the recursion hat R_t = r_t + gamma hat R_{t+1}, with nothing after the last step. Which direction "
-        "should the loop run?",
-        "Loop t from T-1 down to 0, keep a running sum `running = rewards[t] + gamma * running`, store it at index t.",
+        "Which rewards can the action at step t still influence? And how is hat R_t related to hat R_{t+1}?",
+        "hat R_t keeps only the rewards from step t on, and it obeys a one-step recursion: the reward now plus "
+        "gamma times the reward-to-go of the next step, with nothing after the last step. One pass from the end "
+        "of the episode to its start computes every entry.",
+        "hat R_{T-1} = r_{T-1}, then hat R_t = r_t + gamma hat R_{t+1} for t = T-2 down to 0, each value stored "
+        "at index t.",
     ],
     success="Each step is now credited only with what came after it, which removes noise without adding bias.",
 ))
@@ -113,15 +117,59 @@ EXERCISES.append(Exercise(
                 "for one baseline per parameter, each minimising the variance of its own gradient component."),
     ],
     hints=[
-        "The variance of one gradient component g_k (R - b) is minimised by setting its derivative with respect to b "
-        "to zero.",
-        "That gives b_k = E[g_k^2 R] / E[g_k^2]: a return average weighted by the squared score. Replace the "
-        "expectations by means over the N trajectories.",
-        "Square grad_logp elementwise, multiply by returns[:, None], average over axis 0, and divide by the average "
-        "of the squares over axis 0.",
+        "The variance of g_k (R - b) is a quadratic function of b. Where does a parabola reach its minimum?",
+        "Var[g_k (R - b)] = E[g_k^2 (R - b)^2] - (E[g_k (R - b)])^2, and the second term does not depend on b "
+        "(the EGLP lemma gives E[g_k] = 0). Setting the derivative of the first term with respect to b to zero "
+        "gives an average of the returns weighted by the squared score.",
+        "b_k = mean_i(g_ik^2 R_i) / mean_i(g_ik^2) for every k at once: means over the trajectory axis, with R "
+        "broadcast across the P columns.",
     ],
     success="Trajectories with large scores dominate the gradient's variance, so the best constant baseline leans "
             "towards their returns.",
+))
+
+
+# ---------------------------------------------------------------- two_action_optimal_baseline (derive)
+def _two_arm_cases():
+    return [
+        Case("p = 0.5, arms paying 0 and 1 (worked by hand)", fixed(p=0.5, r0=0.0, r1=1.0),
+             why="with equal probabilities the two weights are equal: b* = 0.5"),
+        Case("p = 0.3, arms paying 10 and 11", fixed(p=0.3, r0=10.0, r1=11.0),
+             why="b* = 0.7 * 11 + 0.3 * 10 = 10.7, while the average reward is 10.3"),
+        Case("p = 0.9, arm 1 pays nothing", fixed(p=0.9, r0=1.0, r1=0.0),
+             why="the rare arm 0 gets the large weight 0.9: b* = 0.9"),
+        Case("p = 0.05, negative rewards", fixed(p=0.05, r0=-3.0, r1=2.0)),
+    ]
+
+
+EXERCISES.append(Exercise(
+    id="two_action_optimal_baseline",
+    chapter=CHAPTER,
+    title="the best baseline of a two-armed bandit",
+    kind="derive",
+    signature="two_action_optimal_baseline(p float, r0 float, r1 float) -> float",
+    answer=answers.two_action_optimal_baseline,
+    cases=_two_arm_cases,
+    returns="float",
+    mistakes=[
+        Mistake("average reward", lambda p, r0, r1: p * r1 + (1 - p) * r0,
+                "that is the average reward, E[R]: a good baseline but not the variance-optimal one. Weight each "
+                "reward by the squared score of its action, E[g^2 R] / E[g^2], and simplify."),
+        Mistake("midpoint", lambda p, r0, r1: (r0 + r1) / 2,
+                "the midpoint of the two rewards ignores the policy. The squared score of each action depends "
+                "on p: work out g(a)^2 for a = 0 and a = 1 first."),
+        Mistake("not normalised", lambda p, r0, r1: p * (1 - p) * ((1 - p) * r1 + p * r0),
+                "this is E[g^2 R] alone: divide by E[g^2] = p (1 - p), the mean squared score."),
+    ],
+    hints=[
+        "For pi(a = 1) = sigmoid(theta) = p, what is d/dtheta log pi(a) for a = 1, and for a = 0?",
+        "The variance-optimal constant is b* = E[g^2 R] / E[g^2] (the lesson's section on the optimal baseline). "
+        "Write both expectations as a sum over the two actions, each term weighted by its probability.",
+        "g(1)^2 = (1 - p)^2 and g(0)^2 = p^2; numerator p (1 - p)^2 r1 + (1 - p) p^2 r0, denominator "
+        "p (1 - p)^2 + (1 - p) p^2: factor p (1 - p) out of both.",
+    ],
+    success="The optimal baseline weights each arm's reward by the OTHER arm's probability: the rare action, whose "
+            "score is large, gets the large weight.",
 ))
 
 
@@ -159,10 +207,11 @@ EXERCISES.append(Exercise(
                 "the factor 0.5 halves every gradient step; the exercise asks for the plain mean squared error."),
     ],
     hints=[
-        "V(s) should predict the return from s: a regression problem, solved by minimising the squared error.",
-        "Average (V(s_i) - hat R_i)^2 over the batch. Which of the two tensors must not be moved by the gradient?",
-        "Take the difference between values and the detached returns, square it elementwise, then average over "
-        "the batch.",
+        "V_phi(s) should predict the return from s. Which loss turns that into a regression, and which of the two "
+        "tensors is data rather than something to move?",
+        "The mean squared error between predictions and targets. The targets are measurements: cut them from the "
+        "graph so that the gradient moves the predictions only.",
+        "L = (1/M) sum_i (V_i - hat R_i)^2, with hat R detached: a mean, and no factor 1/2.",
     ],
     success="Minimising this makes V(s) the average return from s, the baseline that removes the most noise "
             "among state-dependent ones in practice.",
@@ -202,10 +251,12 @@ EXERCISES.append(Exercise(
                 "std (divide by M - 1)."),
     ],
     hints=[
-        "Shift and scale the batch so that it has mean 0 and standard deviation 1.",
-        "Subtract advantages.mean(), divide by advantages.std() plus eps.",
-        "Two reductions over the whole batch, .mean() and .std() (torch's default is Bessel-corrected); eps goes "
-        "into the denominator only, next to the standard deviation.",
+        "Which two statistics of the batch do you remove to get mean 0 and standard deviation 1? And what happens "
+        "when every advantage is equal?",
+        "Subtract the batch mean, then divide by the batch's standard deviation (the Bessel-corrected one, "
+        "torch's default). eps goes in the denominator next to the standard deviation, and it is the argument "
+        "eps, not a number of your own.",
+        "tilde A_i = (A_i - mean(A)) / (std(A) + eps), both statistics taken over the whole batch.",
     ],
     success="Normalised advantages make the step size independent of the reward scale; the mean subtraction is "
             "itself a (batch-average) baseline.",

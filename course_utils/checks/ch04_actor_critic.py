@@ -46,6 +46,8 @@ def _td_cases():
 
 EXERCISES.append(Exercise(
     id="td_residuals",
+    kind="debug",
+    bug="no done mask",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="the one-step TD residual",
     signature="td_residuals(rewards (T,...), values (T,...), next_values (T,...), dones (T,...), gamma) -> (T,...)",
@@ -73,11 +75,12 @@ EXERCISES.append(Exercise(
                 "prediction, so a positive delta means the action did better than expected."),
     ],
     hints=[
-        "delta_t compares what the critic predicted, V(s_t), with a one-step look-ahead: the reward just received "
-        "plus the discounted value of where you landed.",
-        "Write it elementwise: r_t + gamma * V(s_{t+1}) - V(s_t). Where the episode terminated at step t, the "
-        "landing state is terminal and its value counts as 0. Which factor switches it off?",
-        "rewards + gamma * (1 - dones) * next_values - values  (works for (T,) and (T, N) alike)",
+        "delta_t compares the critic's prediction V(s_t) with a one-step look-ahead. What should the state after "
+        "a terminal step contribute to it?",
+        "The look-ahead is the reward just received plus the discounted value of the next state. When step t "
+        "ended the episode, the next state is terminal and worth 0, whatever next_values holds: let the done flag "
+        "switch that term off. Elementwise operations serve (T,) and (T, N) alike.",
+        "delta_t = r_t + gamma (1 - d_t) V(s_{t+1}) - V(s_t), for every t at once; no loop is needed.",
     ],
     success="delta_t is a one-sample estimate of the advantage A(s_t, a_t) whose noise comes from a single step; "
             "its bias comes from the critic's errors.",
@@ -151,12 +154,13 @@ EXERCISES.append(Exercise(
                 "G_t = r_t there, only the future is cut."),
     ],
     hints=[
-        "Same backward recursion as reward-to-go, G_t = r_t + gamma G_{t+1}, with two twists: where does it "
-        "start, and what happens at a terminal step?",
-        "Start from G_T = last_value (the rollout stopped, the episode did not). At a step with dones[t] = 1, "
-        "G_t = r_t: multiply gamma G_{t+1} by (1 - dones[t]).",
-        "running = last_value; for t from T-1 down to 0: running = rewards[t] + gamma * (1 - dones[t]) * running; "
-        "returns[t] = running. Row-wise indexing makes it work for (T, N) too.",
+        "This is reward-to-go with two twists. Where does the recursion start when the rollout stops in the "
+        "middle of an episode, and what happens to it at a terminal step?",
+        "Run backwards from the end of the rollout. The value after the last step is the critic's V(s_T) = "
+        "last_value, because the episode goes on. At a step that terminated its episode nothing after it belongs "
+        "to its return: the return there is the reward alone.",
+        "G_T = V(s_T), then G_t = r_t + gamma (1 - d_t) G_{t+1} for t = T-1 down to 0; each G_t is a row of shape "
+        "() or (N,).",
     ],
     success="Step t now looks T - t steps ahead and lets the critic stand in for the rest: the last steps of a "
             "rollout lean most on the critic, the first ones least.",
@@ -222,12 +226,12 @@ EXERCISES.append(Exercise(
                 "with positive advantage."),
     ],
     hints=[
-        "Three terms, one scalar to minimise: the policy-gradient surrogate, the critic's squared error, and an "
-        "entropy bonus that rewards keeping the policy random.",
-        "L = -mean(logp * A) + value_coef * mean((V - hat R)^2) - entropy_coef * mean(H). A and hat R are "
-        "constants here: which tensors need .detach()?",
-        "-(logp * advantages.detach()).mean() + value_coef * ((values - returns.detach()) ** 2).mean() "
-        "- entropy_coef * entropy.mean()",
+        "One A2C update wants a better policy, a better critic, and a policy that does not turn deterministic too "
+        "soon. Which inputs are data rather than things to move?",
+        "The policy-gradient surrogate (as in pg_loss, weighted by the advantages), plus value_coef times the "
+        "critic's mean squared error against the returns, minus entropy_coef times the mean entropy (minus, "
+        "because more entropy is a bonus). Advantages and returns are constants: detach them.",
+        "L = -mean_i(logp_i A_i) + c_v mean_i (V_i - hat R_i)^2 - c_H mean_i H_i, with A and hat R detached.",
     ],
     success="One backward pass now trains both networks: the actor through logp and the entropy, the critic "
             "through values, and nothing flows through the advantages or the targets.",

@@ -106,13 +106,13 @@ EXERCISES.append(Exercise(
                 "you returned A_t + V(s_t), the lambda-return (the critic's target), not the advantage."),
     ],
     hints=[
-        "Compute the TD residuals delta_t first (V(s_{t+1}) is values[t + 1], or last_value at the last step), "
-        "then discount-sum them into the future with weight (gamma lam)^l.",
-        "Run backwards: A_t = delta_t + gamma lam (1 - d_t) A_{t+1}, starting from A_T = 0. The factor (1 - d_t) "
-        "appears twice: in delta_t's bootstrap and in the recursion.",
-        "next_value = last_value; running = 0; for t from T-1 down to 0: delta = rewards[t] + gamma * (1 - dones[t])"
-        " * next_value - values[t]; running = delta + gamma * lam * (1 - dones[t]) * running; advantages[t] = "
-        "running; next_value = values[t].",
+        "hat A_t adds up the TD residuals delta_t, delta_{t+1}, ... with weights (gamma lam)^l. How is hat A_t "
+        "related to hat A_{t+1}, and what should an episode end do to that relation?",
+        "Run backwards over the rollout. At each step compute delta_t (V(s_{t+1}) is values[t + 1], or last_value "
+        "at the last step), then add gamma lam times the next step's advantage, unless step t terminated its "
+        "episode: then neither the bootstrap inside delta_t nor the advantage that follows counts.",
+        "hat A_T = 0; for t = T-1 down to 0: delta_t = r_t + gamma (1 - d_t) V(s_{t+1}) - V(s_t), then hat A_t = "
+        "delta_t + gamma lam (1 - d_t) hat A_{t+1}.",
     ],
     success="One knob, lam, now slides between the low-variance, critic-dependent TD residual (lam = 0) and the "
             "unbiased, noisy Monte Carlo advantage (lam = 1).",
@@ -180,12 +180,13 @@ EXERCISES.append(Exercise(
                 "you returned the k-step return; the advantage subtracts the baseline V(s_t)."),
     ],
     hints=[
-        "The k-step return adds k real rewards and then trusts the critic: r_t + ... + gamma^(k-1) r_{t+k-1} "
-        "+ gamma^k V(s_{t+k}). Subtract V(s_t) to get the advantage.",
-        "The sum telescopes: it equals the sum of the first k TD residuals, delta_t + gamma delta_{t+1} + ... . "
-        "Fewer terms are available near the end of the rollout, and none past a terminal step.",
-        "Compute delta for every step (next values: values[1:] then last_value). For each t: weight = 1; for l "
-        "in range(min(k, T - t)): A[t] += weight * delta[t + l]; weight *= gamma * (1 - dones[t + l]).",
+        "The k-step advantage adds k real rewards, then trusts the critic. How can you write it with the TD "
+        "residuals delta_t, delta_{t+1}, ...?",
+        "The sum telescopes: hat A^(k)_t is the discounted sum of the first k TD residuals from t on. Near the "
+        "end of the rollout fewer than k are available; after a terminal step none counts any more (its weight "
+        "drops to 0).",
+        "hat A^(k)_t = sum_{l=0}^{m-1} w_l delta_{t+l} with m = the smaller of k and T - t, w_0 = 1 and w_{l+1} = "
+        "w_l gamma (1 - d_{t+l}); the residuals use values[t + 1], or last_value at the last step.",
     ],
     success="k = 1 is the TD residual and k = T the Monte Carlo advantage; GAE will average all of them with "
             "weights (1 - lam) lam^(k-1).",
@@ -221,6 +222,8 @@ def _lr_cases():
 
 EXERCISES.append(Exercise(
     id="lambda_returns",
+    kind="debug",
+    bug="no bootstrap",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="lambda-returns, the critic's targets",
     signature="lambda_returns(rewards (T,...), values (T,...), dones (T,...), last_value () or (N,), gamma, lam) "
@@ -248,14 +251,54 @@ EXERCISES.append(Exercise(
                 "lam G_{t+1} at every step."),
     ],
     hints=[
-        "A lambda-return blends, at each step, the critic's guess V(s_{t+1}) with the lambda-return G_{t+1} that "
-        "follows: short and long look-aheads mixed by lam.",
-        "G_t = r_t + gamma (1 - d_t) [(1 - lam) V(s_{t+1}) + lam G_{t+1}], run backwards from G_T = V(s_T) = "
-        "last_value; V(s_{t+1}) is values[t + 1], or last_value at the last step.",
-        "next_value = next_return = last_value; for t from T-1 down to 0: next_return = rewards[t] + gamma * "
-        "(1 - dones[t]) * ((1 - lam) * next_value + lam * next_return); returns[t] = next_return; "
-        "next_value = values[t].",
+        "G^lam_t = hat A_t + V(s_t). If you substitute GAE's recursion, how does G^lam_t depend on r_t, "
+        "V(s_{t+1}) and G^lam_{t+1}?",
+        "At each step the lambda-return blends two estimates of what follows: the critic's value V(s_{t+1}) "
+        "(weight 1 - lam) and the next lambda-return G^lam_{t+1} (weight lam). A terminal step keeps its reward "
+        "only, and the recursion starts from V(s_T) = last_value.",
+        "G^lam_T = V(s_T); for t = T-1 down to 0: G^lam_t = r_t + gamma (1 - d_t) [ (1 - lam) V(s_{t+1}) + lam "
+        "G^lam_{t+1} ], with V(s_T) = last_value at the last step.",
     ],
     success="Your lambda-returns equal GAE advantages plus V(s_t): the actor and the critic use the same "
             "bias-variance trade-off.",
+))
+
+
+# ---------------------------------------------------------------- lambda_for_horizon (derive)
+def _horizon_cases():
+    return [
+        Case("gamma = 1, a horizon of 10 steps (worked by hand)", fixed(gamma=1.0, horizon=10.0),
+             why="1 / (1 - lambda) = 10 gives lambda = 0.9"),
+        Case("gamma = 0.99, the lesson's horizon of about 17 steps", fixed(gamma=0.99, horizon=17.0)),
+        Case("gamma = 0.9, 5 steps", fixed(gamma=0.9, horizon=5.0), why="gamma lambda = 0.8, so lambda = 0.889"),
+        Case("a horizon of one step means lambda = 0", fixed(gamma=0.95, horizon=1.0)),
+    ]
+
+
+EXERCISES.append(Exercise(
+    id="lambda_for_horizon",
+    chapter=CHAPTER,
+    title="the lambda of a given horizon",
+    kind="derive",
+    signature="lambda_for_horizon(gamma float, horizon float) -> float",
+    answer=answers.lambda_for_horizon,
+    cases=_horizon_cases,
+    returns="float",
+    mistakes=[
+        Mistake("gamma forgotten", lambda gamma, horizon: 1 - 1 / horizon,
+                "this is the product gamma lambda, not lambda: the weights decay like (gamma lambda)^l, so divide "
+                "by gamma at the end."),
+        Mistake("horizon as 1 / lambda", lambda gamma, horizon: 1 / horizon,
+                "the horizon is the SUM of the weights (gamma lambda)^l over l >= 0, a geometric series; it is "
+                "not 1 / lambda."),
+        Mistake("1 - gamma", lambda gamma, horizon: (1 - (1 - gamma) / horizon) / gamma,
+                "set the geometric sum 1 / (1 - gamma lambda) equal to the horizon and solve for lambda."),
+    ],
+    hints=[
+        "GAE weights the residual l steps ahead by (gamma lambda)^l. What do these weights add up to?",
+        "The sum of a geometric series with ratio gamma lambda < 1 is 1 / (1 - gamma lambda): the lesson calls it "
+        "the effective horizon. Set it equal to H and solve.",
+        "1 - gamma lambda = 1 / H, then isolate lambda.",
+    ],
+    success="Right: with gamma = 0.99, a horizon of 17 steps needs lambda of about 0.95, the usual default.",
 ))

@@ -97,10 +97,13 @@ EXERCISES.append(Exercise(
                 "with the weights pi(a|s) instead."),
     ],
     hints=[
-        "V^pi satisfies the Bellman equation V = r_pi + gamma P_pi V, a system of S linear equations.",
-        "Build r_pi[s] = sum_a pi[s, a] R[s, a] and P_pi[s, s'] = sum_a pi[s, a] P[s, a, s'] "
-        "(torch.einsum('sa,sat->st', pi, P)), then solve (I - gamma P_pi) V = r_pi.",
-        "torch.linalg.solve(torch.eye(S, dtype=P.dtype) - gamma * P_pi, r_pi)",
+        "V^pi appears on both sides of the Bellman equation V = r_pi + gamma P_pi V. What kind of system is that, "
+        "and how do you solve it exactly?",
+        "Average over the policy first: r_pi[s] is the policy-weighted reward of state s, P_pi[s, s'] the "
+        "policy-weighted probability of moving from s to s'. Collect the V terms on one side: a linear system of "
+        "S equations that one call of a linear solver answers (no matrix inverse, no iteration).",
+        "r_pi(s) = sum_a pi(a|s) R(s,a); P_pi(s,s') = sum_a pi(a|s) P(s,a,s'); then solve (I - gamma P_pi) V = "
+        "r_pi for V, in float64.",
     ],
     success="With V^pi exact, every quantity of the trust-region theory can be computed without sampling: "
             "this is the laboratory for the rest of the chapter.",
@@ -154,10 +157,13 @@ EXERCISES.append(Exercise(
                 "Q(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V(s'): the discount of the next state's value is missing."),
     ],
     hints=[
-        "A^pi(s, a) = Q^pi(s, a) - V^pi(s): how much better action a is than the policy's average in state s.",
-        "Evaluate V^pi first (your tabular_policy_evaluation), then Q = R + gamma * P @ V, where the product runs over "
-        "the next state s'.",
-        "Q = R + gamma * torch.einsum('sat,t->sa', P, V); return Q - V[:, None].",
+        "A^pi(s, a) says how much better action a is than the policy's average in s. Which two tables do you "
+        "need, and which one can your previous function give you?",
+        "Evaluate V^pi with your tabular_policy_evaluation. Q^pi(s, a) is the expected reward of a in s plus "
+        "gamma times the expected value of the next state, the expectation running over s' with P[s, a, s']. Then "
+        "subtract V^pi(s) from every action of row s.",
+        "Q(s,a) = R(s,a) + gamma sum_{s'} P(s,a,s') V(s'); A(s,a) = Q(s,a) - V(s), V broadcast along the action "
+        "axis.",
     ],
     success="Check: (pi * A).sum(-1) is 0 in every state. The policy's own average action has no advantage; "
             "only a different policy can have one.",
@@ -226,10 +232,13 @@ EXERCISES.append(Exercise(
                 "gamma^t."),
     ],
     hints=[
-        "d_pi(s) = (1 - gamma) sum_t gamma^t Pr(s_t = s). The row vector of Pr(s_t = .) is mu^T P_pi^t.",
-        "Sum the geometric series: d^T = (1 - gamma) mu^T (I - gamma P_pi)^(-1). Transpose it to get a linear "
-        "system for the column vector d.",
-        "P_pi = torch.einsum('sa,sat->st', pi, P); d = torch.linalg.solve((I - gamma * P_pi).T, (1 - gamma) * mu).",
+        "How do you write Pr(s_t = .) with the start distribution mu and the policy's transition matrix P_pi? And "
+        "what does a geometric series of matrices sum to?",
+        "The row vector of Pr(s_t = .) is mu^T P_pi^t. Weighted by gamma^t and summed over t, the matrix series "
+        "gives (I - gamma P_pi)^(-1). Rather than inverting, transpose the relation to get a linear system for "
+        "the column vector d.",
+        "d^T (I - gamma P_pi) = (1 - gamma) mu^T, that is, solve (I - gamma P_pi)^T d = (1 - gamma) mu; the "
+        "result sums to 1, a quick self-check.",
     ],
     success="d_pi tells where the policy spends its (discounted) time. The surrogate L weights the advantages "
             "by d_pi of the OLD policy, which is what makes it computable from old samples.",
@@ -263,6 +272,8 @@ def _kl_cases():
 
 EXERCISES.append(Exercise(
     id="kl_categorical",
+    kind="debug",
+    bug="reversed",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="the KL divergence between two softmax policies, state by state",
     signature="kl_categorical(logits_p (N, A), logits_q (N, A)) -> (N,)",
@@ -287,10 +298,57 @@ EXERCISES.append(Exercise(
                 "you summed over the states: return one KL per state, shape (N,); the trainer averages them."),
     ],
     hints=[
-        "KL(p || q) = sum_a p_a (log p_a - log q_a), one value per row (state).",
-        "Get log p and log q with torch.log_softmax(logits, dim=-1); p itself is the exponential of log p.",
-        "logp, logq = log_softmax of each; return (logp.exp() * (logp - logq)).sum(-1).",
+        "KL(p || q) = sum_a p_a (log p_a - log q_a). How do you get log p and log q from logits without ever "
+        "computing an exponential that overflows?",
+        "Normalise each row of logits in log space (a log-softmax: the same stable form as workbook 01's "
+        "categorical_log_prob). p is then the exponential of log p, which cannot overflow. Sum over the action "
+        "axis only.",
+        "KL_i = sum_a exp(lp_ia) (lp_ia - lq_ia), where lp and lq are the row-wise log-softmax of logits_p and "
+        "logits_q.",
     ],
     success="KL(pi_old || pi_new) averaged over visited states is the 'distance' TRPO keeps below delta; its "
             "Hessian at pi_new = pi_old is the Fisher matrix of the natural gradient.",
+))
+
+
+# ---------------------------------------------------------------- softmax_fisher (derive)
+def _fisher_cases():
+    g = gen(6060)
+    return [
+        Case("two actions, uniform (worked by hand)", fixed(logits=torch.zeros(2, dtype=torch.float64)),
+             why="p = (1/2, 1/2): diag(p) - p p^T = [[1/4, -1/4], [-1/4, 1/4]]"),
+        Case("three actions", fixed(logits=torch.tensor([1.0, 0.0, -2.0], dtype=torch.float64))),
+        Case("a batch of 4 states, 5 actions: (4, 5) -> (4, 5, 5)",
+             fixed(logits=torch.randn(4, 5, generator=g, dtype=torch.float64))),
+        Case("float32 logits keep their dtype", fixed(logits=torch.randn(3, generator=g))),
+    ]
+
+
+EXERCISES.append(Exercise(
+    id="softmax_fisher",
+    chapter=CHAPTER,
+    title="the Fisher matrix of a softmax policy",
+    kind="derive",
+    signature="softmax_fisher(logits (..., A)) -> (..., A, A)",
+    answer=answers.softmax_fisher,
+    cases=_fisher_cases,
+    mistakes=[
+        Mistake("diag(p) only", lambda logits: torch.diag_embed(torch.softmax(logits, -1)),
+                "the diagonal is only part of it: the probabilities are tied by sum_a p_a = 1, which adds a rank-one "
+                "term (differentiate softmax_a with respect to theta_b for b != a)."),
+        Mistake("outer product only", lambda logits: torch.softmax(logits, -1).unsqueeze(-1) * torch.softmax(logits, -1).unsqueeze(-2),
+                "p p^T alone is the rank-one part; the Hessian of -log softmax_a(theta) also has a diagonal term."),
+        Mistake("sign", lambda logits: -answers.softmax_fisher(logits),
+                "the sign is flipped: the KL has its minimum at theta = logits, so its Hessian there is positive "
+                "semi-definite (its diagonal is positive)."),
+    ],
+    hints=[
+        "KL(p || softmax(theta)) = sum_a p_a log p_a - sum_a p_a log softmax_a(theta). Which part depends on theta?",
+        "The gradient of -log softmax_a(theta) is softmax(theta) - onehot(a); its Jacobian in theta is the same "
+        "for every a. Average over a ~ p, then set theta = logits.",
+        "Jacobian of softmax: d softmax_a / d theta_b = softmax_a (1[a = b] - softmax_b). Write it as a "
+        "diagonal matrix minus an outer product.",
+    ],
+    success="F = diag(p) - p p^T: positive semi-definite, with the all-ones direction (adding a constant to every "
+            "logit) in its null space, since that move does not change the policy.",
 ))

@@ -161,6 +161,8 @@ def _cg_residual_check(fn) -> str | None:
 
 EXERCISES.append(Exercise(
     id="conjugate_gradient",
+    kind="debug",
+    bug="beta inverted",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="conjugate gradient: solving A x = b from products A v",
     signature="conjugate_gradient(Avp callable v -> A v, b (P,), iters int = 10, tol float = 1e-10) -> (P,)",
@@ -185,13 +187,15 @@ EXERCISES.append(Exercise(
                 "beta is upside down: it is (r_new . r_new) / (r_old . r_old), the new squared residual over the old."),
     ],
     hints=[
-        "Start from x = 0, so the residual r = b - A x is b, and the first direction p is r. Each iteration does a "
-        "line minimisation along p, then picks the next direction.",
-        "alpha = (r.r) / (p.Ap); x += alpha p; r -= alpha Ap; beta = (r_new.r_new) / (r.r); p = r_new + beta p. "
-        "Call Avp once per iteration and stop early when r.r < tol.",
-        "x = zeros_like(b); r = b.clone(); p = b.clone(); rr = r @ r; loop `iters` times: if rr < tol: break; "
-        "Ap = Avp(p); alpha = rr / (p @ Ap); x = x + alpha * p; r = r - alpha * Ap; rr_new = r @ r; "
-        "p = r + (rr_new / rr) * p; rr = rr_new.",
+        "CG needs nothing but products A v. What does one iteration do with the current residual r and search "
+        "direction p, and when is the system already solved?",
+        "Start from x = 0, so that the residual r = b - A x is b and the first direction is r. Each iteration "
+        "takes the step along p that minimises the quadratic, updates x and r, then builds the next direction "
+        "from the new residual plus a multiple of the old direction, which makes it A-conjugate to it. Stop early "
+        "once r.r < tol.",
+        "x_0 = 0, r_0 = p_0 = b; then for k = 0, 1, ...: alpha_k = (r_k . r_k) / (p_k . A p_k); x_{k+1} = x_k + "
+        "alpha_k p_k; r_{k+1} = r_k - alpha_k A p_k; beta_k = (r_{k+1} . r_{k+1}) / (r_k . r_k); p_{k+1} = "
+        "r_{k+1} + beta_k p_k. One product A p_k per iteration.",
     ],
     success="Ten products F v instead of forming and inverting F: for a policy with 5,000 parameters that is "
             "the difference between milliseconds and a 5,000 x 5,000 matrix.",
@@ -288,11 +292,11 @@ EXERCISES.append(Exercise(
     cases=_fvp_cases,
     mistakes=[
         Mistake("no damping", lambda kl_fn, theta, v, damping=0.0: answers.fisher_vector_product(kl_fn, theta, v, 0.0),
-                "the damping term is missing: return H v + damping * v. It keeps F + damping I positive definite, so "
+                "the damping term is missing: the result is H v plus damping times v. It keeps F + damping I positive definite, so "
                 "conjugate gradient never divides by ~0."),
         Mistake("damping times ones", lambda kl_fn, theta, v, damping=0.0: answers.fisher_vector_product(kl_fn, theta, v, 0.0)
                 + damping,
-                "damping was added as a constant; it is (H + damping I) v, so add damping * v."),
+                "damping was added as a constant; it is (H + damping I) v, so add damping times the vector v itself."),
         Mistake("first derivative only", _fvp_gradient,
                 "you returned the gradient of kl_fn. Differentiate a second time: the gradient of (grad kl . v) with "
                 "respect to theta is H v (build the first gradient with create_graph=True)."),
@@ -301,12 +305,14 @@ EXERCISES.append(Exercise(
                 "comes from differentiating g . v once more."),
     ],
     hints=[
-        "H v is the gradient of the scalar (grad kl(theta)) . v, because d/dtheta (g(theta) . v) = H(theta) v "
-        "when v does not depend on theta.",
-        "Make theta a fresh leaf (theta.detach().requires_grad_(True)), compute g = torch.autograd.grad(kl_fn(theta), "
-        "theta, create_graph=True)[0], then differentiate g @ v with respect to theta again.",
-        "theta = theta.detach().requires_grad_(True); (g,) = torch.autograd.grad(kl_fn(theta), theta, "
-        "create_graph=True); (Hv,) = torch.autograd.grad(g @ v, theta); return Hv + damping * v",
+        "H v is the derivative of something simple. What is the gradient with respect to theta of the scalar "
+        "(grad KL(theta)) . v, when v does not depend on theta?",
+        "Differentiate twice. The first gradient of kl_fn must keep its own graph (create_graph) so that it can "
+        "be differentiated again; its dot product with v is a scalar whose gradient is H v. Work on a fresh leaf "
+        "copy of theta that requires grad, so that the caller's theta is never touched, and add damping times v "
+        "at the end.",
+        "g(theta) = grad_theta KL(theta), its graph kept; Hv = grad_theta (g(theta) . v); result = Hv + lambda v "
+        "with lambda = damping.",
     ],
     success="Two backward passes give F v for the price of about three gradient evaluations, without ever storing "
             "the P x P matrix F.",
@@ -353,10 +359,10 @@ EXERCISES.append(Exercise(
                 "direction), only its length comes from x^T F x."),
     ],
     hints=[
-        "The KL of a step s is about 1/2 s^T F s. Find the number beta for which the step beta x has exactly this "
-        "KL equal to delta.",
-        "1/2 beta^2 x^T F x = delta, so beta = sqrt(2 delta / x^T F x). You are given F x, so x^T F x = x @ Fx.",
-        "Compute the scalar x @ Fx, turn it into beta with torch.sqrt, and scale x by beta (keep it a tensor).",
+        "The step s = beta x has quadratic KL 1/2 s^T F s. For which beta > 0 does that equal delta?",
+        "The quadratic KL grows like beta^2: 1/2 beta^2 x^T F x = delta. You are given F x, so x^T F x is a "
+        "single dot product. Solve for beta, take the positive root, and scale x.",
+        "beta = sqrt(2 delta / (x . Fx)), s = beta x: a tensor of shape (P,).",
     ],
     success="With x = F^-1 g this is the natural-gradient step sqrt(2 delta / g^T F^-1 g) F^-1 g: delta replaces "
             "the learning rate, and it is measured in nats of KL, whatever the parametrisation.",

@@ -91,14 +91,17 @@ EXERCISES.append(Exercise(
         Mistake("advantages not detached", lambda logp, logp_old, advantages, clip_eps: -torch.min(*_clip_terms(
             logp, logp_old, advantages, clip_eps, detach_adv=False)).mean(),
                 "gradient flows into the advantages. They come from the critic and must act as constant weights "
-                "here: use advantages.detach()."),
+                "here: detach them."),
     ],
     hints=[
-        "Start from the ratio r = pi(a|s) / pi_old(a|s). With log-probabilities that is exp(logp - logp_old).",
-        "Compute two surrogates per sample, r * A and clamp(r, 1 - clip_eps, 1 + clip_eps) * A, and keep the "
-        "smaller one (torch.min, elementwise). logp_old and advantages are constants: detach them.",
-        "ratio = torch.exp(logp - logp_old.detach()); A = advantages.detach(); "
-        "return -torch.min(ratio * A, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * A).mean()",
+        "How do you get the probability ratio r = pi(a|s) / pi_old(a|s) from log-probabilities? And why would PPO "
+        "take the smaller of two surrogates?",
+        "r is the exponential of the difference of the log-probabilities. For each sample compare the plain "
+        "surrogate r A with the one whose ratio is clipped to [1 - eps, 1 + eps], and keep the smaller: a "
+        "pessimistic bound that stops rewarding a move once the ratio has left the interval in the helpful "
+        "direction. Only logp may get a gradient; logp_old and the advantages are constants.",
+        "r_i = exp(logp_i - logp_old_i); L = -(1/M) sum_i min( r_i A_i, clip(r_i, 1 - eps, 1 + eps) A_i ), with "
+        "logp_old and A detached.",
     ],
     success="Inside [1 - eps, 1 + eps] this is the ordinary policy gradient; outside, a sample whose ratio already "
             "moved in the helpful direction stops pulling, so many epochs on one batch cannot run away.",
@@ -149,10 +152,13 @@ EXERCISES.append(Exercise(
                 "detach them, only the new policy may move."),
     ],
     hints=[
-        "Only the sampled actions are available, drawn from pi_old. Write the KL as an average over those samples.",
-        "With r = exp(logp - logp_old), each term (r - 1) - log r is >= 0 (since log r <= r - 1), and its mean "
-        "under pi_old is KL(pi_old || pi) because E[r - 1] = 0.",
-        "log_ratio = logp - logp_old.detach(); return (torch.exp(log_ratio) - 1 - log_ratio).mean()",
+        "Only the sampled actions are available, and they were drawn from pi_old. How can you write KL(pi_old || "
+        "pi) as an average over them?",
+        "With r = pi / pi_old, KL(pi_old || pi) = E_old[-log r]. Adding r - 1, whose expectation under pi_old is "
+        "0, keeps the estimate unbiased and makes every term non-negative, since log r <= r - 1. Only logp may "
+        "receive a gradient.",
+        "k_i = (r_i - 1) - log r_i with log r_i = logp_i - logp_old_i (logp_old detached); the estimate is the "
+        "mean of the k_i over the batch.",
     ],
     success="This is the estimator CleanRL and Stable-Baselines3 log as approx_kl; PPO-penalty adds beta times it to "
             "the loss, and early stopping compares it with a target.",
@@ -193,11 +199,12 @@ EXERCISES.append(Exercise(
                 "1.5 * target, halve below target / 1.5, otherwise keep."),
     ],
     hints=[
-        "beta is the price of moving: raise it when the last update moved the policy too far, lower it when the "
-        "update was too cautious.",
-        "Three cases: kl > 1.5 * target_kl, kl < target_kl / 1.5, and everything in between.",
-        "if kl > 1.5 * target_kl: return beta * 2.0; if kl < target_kl / 1.5: return beta / 2.0; "
-        "otherwise return beta (as a Python float).",
+        "beta is the price of moving the policy. What should happen to that price when the last update moved too "
+        "far, and when it was too timid?",
+        "Compare the measured KL with the target, allowing a factor of 1.5 either way: well above the target, "
+        "double beta; well below it, halve beta; in between, leave it alone. Return a plain Python float in every "
+        "case.",
+        "beta_next = 2 beta if d > 1.5 d_target, beta / 2 if d < d_target / 1.5, and beta otherwise (as a float).",
     ],
     success="This is a dual step on the constrained problem max L(theta) s.t. KL <= target: beta plays the Lagrange "
             "multiplier and follows the constraint's violation.",
@@ -232,6 +239,8 @@ def _vc_ref(values, values_old, returns, clip_eps, agg=torch.max, detach_old=Tru
 
 EXERCISES.append(Exercise(
     id="clipped_value_loss",
+    kind="debug",
+    bug="min instead of max",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="the clipped value loss",
     signature="clipped_value_loss(values (M,), values_old (M,), returns (M,), clip_eps float) -> () tensor",
@@ -260,11 +269,13 @@ EXERCISES.append(Exercise(
                 "the clipping and are constants."),
     ],
     hints=[
-        "Clip the CHANGE of the value, V - V_old, to [-clip_eps, clip_eps], then compare two squared errors.",
-        "V_clipped = values_old + clamp(values - values_old, -eps, eps); compute (values - returns)^2 and "
-        "(V_clipped - returns)^2 and keep the larger one per state (torch.max), then average.",
-        "vo, R = values_old.detach(), returns.detach(); vc = vo + torch.clamp(values - vo, -clip_eps, clip_eps); "
-        "return torch.max((values - R) ** 2, (vc - R) ** 2).mean()",
+        "What is clipped here: the value itself, or how far it moved from V_old? And of the two squared errors, "
+        "which one does a pessimistic loss keep?",
+        "Clip the change V - V_old to [-eps, eps] and add it back to V_old: that is the clipped prediction. "
+        "Compute the squared error of the unclipped and of the clipped prediction against the returns, keep the "
+        "larger of the two for each state, and average. V_old and the returns are constants.",
+        "V^clip_i = V_old_i + clip(V_i - V_old_i, -eps, eps); L_V = (1/M) sum_i max( (V_i - hat R_i)^2, (V^clip_i "
+        "- hat R_i)^2 ), with V_old and hat R detached.",
     ],
     success="The critic now moves at most clip_eps per update in the direction the clipping blocks. Note that the "
             "ablation in the lesson finds it does not help on these tasks, as Andrychowicz et al. (2021) report.",

@@ -33,6 +33,8 @@ def _gra_cases():
 
 EXERCISES.append(Exercise(
     id="group_relative_advantages",
+    kind="debug",
+    bug="population std",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="group-relative advantages",
     signature="group_relative_advantages(rewards (B, G), eps float = 1e-8) -> (B, G)",
@@ -58,11 +60,13 @@ EXERCISES.append(Exercise(
                 "a group whose answers all got the same reward has std 0, and 0 / 0 gives NaN: add eps to the std."),
     ],
     hints=[
-        "No critic here: the baseline for an answer is how well the other answers to the same prompt did.",
-        "Rows are prompts, columns are the G answers. Subtract each row's mean and divide by that row's standard "
-        "deviation (plus eps): mean(dim=1, keepdim=True), std(dim=1, keepdim=True).",
-        "Keep the row axis: rewards.mean(dim=1, keepdim=True) and rewards.std(dim=1, keepdim=True) have shape "
-        "(B, 1) and broadcast against (B, G). Subtract the first, then divide by the second plus eps.",
+        "Without a critic, what can serve as the baseline of one answer? Which axis of the (B, G) table holds the "
+        "answers to one prompt?",
+        "Each row is one prompt's group. Standardise within the row: subtract the row's mean and divide by the "
+        "row's Bessel-corrected standard deviation plus eps. Keep the reduced axis, so that the row statistics "
+        "broadcast back over the G answers.",
+        "hat A_ij = (r_ij - mean_j r_ij) / (std_j r_ij + eps), the statistics taken along axis 1 with shape (B, "
+        "1); eps is the argument, not a constant of your own.",
     ],
     success="Every prompt now contributes advantages of mean 0 and spread 1, whether it is easy or hard: the group "
             "is the baseline that a value network would otherwise have to learn.",
@@ -131,11 +135,13 @@ EXERCISES.append(Exercise(
                 "gradient flows into logp_ref. The reference policy is frozen: detach its log-probabilities."),
     ],
     hints=[
-        "Two parts: PPO's clipped surrogate loss (chapter 08) and beta times an estimate of KL(pi || pi_ref).",
-        "With x = logp_ref - logp, each token's KL term is exp(x) - x - 1 (never negative, zero when pi = pi_ref). "
-        "Average it over the tokens and add beta times it to the clipped loss.",
-        "x = logp_ref.detach() - logp; return ppo_clip_loss(logp, logp_old, advantages, clip_eps) "
-        "+ beta * (torch.exp(x) - x - 1).mean()",
+        "GRPO's loss has two parts. Which one does chapter 08 already give you, and which divergence does the "
+        "second part penalise?",
+        "The first part is PPO's clipped surrogate loss on the per-token ratios. The second is beta times the "
+        "mean over tokens of an estimate of KL(pi || pi_ref) built from the log-ratio x = log pi_ref - log pi: "
+        "exp(x) - x - 1 is never negative, and zero when pi = pi_ref. Only logp may get a gradient.",
+        "L = (PPO's clipped loss of logp, logp_old, A) + beta (1/M) sum_i (rho_i - log rho_i - 1), with log rho_i "
+        "= logp_ref_i - logp_i and logp_ref detached.",
     ],
     success="That is the whole GRPO objective: PPO's clipped surrogate with group-relative advantages, held near a "
             "reference policy by a KL penalty inside the loss rather than in the reward.",

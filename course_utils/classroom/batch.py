@@ -78,7 +78,7 @@ def exercises_in(paths: Iterable[Path]) -> list[str]:
     """The exercise ids any of the notebooks defines, in course order (unreadable files skipped)."""
     import nbformat
 
-    from course_utils.catalogue import defined_exercises
+    from course_utils.catalogue import asked_predictions, defined_exercises
 
     sources = []
     for path in paths:
@@ -87,16 +87,20 @@ def exercises_in(paths: Iterable[Path]) -> list[str]:
             sources.append("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
         except Exception:  # noqa: BLE001  (the child reports it in the row)
             continue
-    return defined_exercises("\n".join(sources))
+    code = "\n".join(sources)
+    return defined_exercises(code) + asked_predictions(code)
 
 
 def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str]) -> Row:
     """Turn what the sandboxed child left behind into a gradebook row with a clear status."""
     row = Row(identifier, runtime_s=outcome.runtime_s)
     data = outcome.data or {}
+    helped = []
     for ex_id, res in data.get("results", {}).items():
         row.results[ex_id] = res["status"]
-        row.messages[ex_id] = res["message"]
+        row.messages[ex_id] = res["message"] + (f"\n(help used: {res['help']})" if res.get("help") else "")
+        if res.get("help"):
+            helped.append(f"{ex_id} ({res['help']})")
     kind = data.get("kind", "")
     if outcome.timed_out:
         row.status = "timeout"
@@ -111,6 +115,8 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
         row.detail = data.get("error", "")
     if data.get("cell_error"):
         row.detail = "; ".join(filter(None, [row.detail, "first error in " + data["cell_error"]]))
+    if helped:
+        row.detail = "; ".join(filter(None, [row.detail, "help used: " + ", ".join(helped)]))
     for ex_id in expected:  # exercises that exist but could not be graded
         if ex_id not in row.results:
             row.results[ex_id] = "not_run"

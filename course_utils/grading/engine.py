@@ -24,6 +24,8 @@ from course_utils.grading.result import Result, compose
 from course_utils.grading.spec import Case, Exercise
 
 TOTAL_BUDGET_S = 20.0  # a whole check stops after this much learner time
+DEBUG_NUDGE = ("This is still the output of the code you were handed: the bug is in there. Compare each line "
+               "with the lesson's definition on the failing case above (hint(...) narrows it down).")
 MISTAKE_TIMEOUT_S = 3.0  # a catalogued mistake that loops (e.g. ignores truncation) is abandoned
 
 
@@ -112,6 +114,8 @@ def _diagnose(ex: Exercise, case: Case, got, got_grads, by_value_only: bool = Fa
         if isinstance(m_val, torch.Tensor) and isinstance(got, torch.Tensor) and m_val.shape != got.shape:
             continue
         if _same(ex, case, got, None if by_value_only else got_grads, m_val, None if by_value_only else m_grads):
+            if mistake.name == ex.bug:  # a debug exercise still making the bug it was handed out with
+                return DEBUG_NUDGE
             return mistake.message
     return ""
 

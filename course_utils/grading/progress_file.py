@@ -82,10 +82,13 @@ def record(exercise_id: str, status: str, path: Optional[Path] = None) -> Option
     return warning
 
 
-def next_hint_level(exercise_id: str, n_levels: int, path: Optional[Path] = None) -> int:
+def next_hint_level(exercise_id: str, n_levels: int, path: Optional[Path] = None, at_least: int = 0) -> int:
+    """The next hint level to show (and record it as seen); ``at_least`` records a level asked directly."""
     data, _ = load(path)
     entry = data["exercises"].setdefault(exercise_id, {"attempts": 0, "status": "not_started"})
     level = min(int(entry.get("hints_seen", 0)) + 1, n_levels)
+    if at_least:
+        level = min(max(int(entry.get("hints_seen", 0)), at_least), n_levels)
     entry["hints_seen"] = level
     try:
         save(data, path)
@@ -94,14 +97,27 @@ def next_hint_level(exercise_id: str, n_levels: int, path: Optional[Path] = None
     return level
 
 
+def mark_solution_seen(exercise_id: str, path: Optional[Path] = None) -> None:
+    """Record that the course's answer to ``exercise_id`` was shown (``solution(...)``)."""
+    data, _ = load(path)
+    entry = data["exercises"].setdefault(exercise_id, {"attempts": 0, "status": "not_started"})
+    entry.setdefault("solution_seen", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    try:
+        save(data, path)
+    except OSError:
+        pass
+
+
 class ProgressReport:
     """The whole course at a glance: a table per chapter with one mark per exercise."""
 
     MARKS = {"passed": "done", "failed": "trying", "not_implemented": "started", "not_started": "-"}
 
-    def __init__(self, rows: list[tuple[str, str, str, int]], warning: Optional[str]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str, int]], warning: Optional[str],
+                 help_used: Optional[dict[str, str]] = None) -> None:
         self.rows = rows  # (chapter, exercise id, status, attempts)
         self.warning = warning
+        self.help_used = help_used or {}  # {exercise id: "2 hints, answer shown"}
 
     def chapters(self) -> dict[str, list[tuple[str, str, int]]]:
         out: dict[str, list[tuple[str, str, int]]] = {}
@@ -114,21 +130,22 @@ class ProgressReport:
         return sum(1 for r in self.rows if r[2] == "passed")
 
     def __repr__(self) -> str:
-        lines = [f"Course progress: {self.done} of {len(self.rows)} exercises passed"]
+        lines = [f"Course progress: {self.done} of {len(self.rows)} exercises and predictions done"]
         for chapter, items in self.chapters().items():
             n = sum(1 for _, s, _ in items if s == "passed")
             bar = "#" * n + "." * (len(items) - n)
             lines.append(f"\n{chapter}  [{bar}] {n}/{len(items)}")
             for ex_id, status, attempts in items:
                 tries = f"{attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
-                lines.append(f"  {self.MARKS.get(status, status):8s} {ex_id:32s} {tries}")
+                used = f" ({self.help_used[ex_id]})" if ex_id in self.help_used else ""
+                lines.append(f"  {self.MARKS.get(status, status):8s} {ex_id:32s} {tries}{used}".rstrip())
         if self.warning:
             lines.append("\n" + self.warning)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebook display
         colours = {"passed": "#2e7d32", "failed": "#e65100", "not_implemented": "#455a64", "not_started": "#9e9e9e"}
-        parts = [f"<div><b>Course progress:</b> {self.done} of {len(self.rows)} exercises passed</div>",
+        parts = [f"<div><b>Course progress:</b> {self.done} of {len(self.rows)} exercises and predictions done</div>",
                  "<table style='border-collapse:collapse'>"]
         for chapter, items in self.chapters().items():
             n = sum(1 for _, s, _ in items if s == "passed")
@@ -136,7 +153,9 @@ class ProgressReport:
                 f"<span title='{html.escape(ex_id)}: {html.escape(status)}' style='display:inline-block;width:14px;"
                 f"height:14px;margin:1px;border-radius:3px;background:{colours.get(status, '#9e9e9e')}'></span>"
                 for ex_id, status, _ in items)
-            names = ", ".join(f"<code style='color:{colours.get(s, '#9e9e9e')}'>{html.escape(i)}</code>" for i, s, _ in items)
+            names = ", ".join(f"<code style='color:{colours.get(s, '#9e9e9e')}'>{html.escape(i)}</code>"
+                              + (f" <small>({html.escape(self.help_used[i])})</small>" if i in self.help_used else "")
+                              for i, s, _ in items)
             parts.append(f"<tr><td style='padding:3px 10px 3px 0;text-align:left'><b>{html.escape(chapter)}</b></td>"
                          f"<td style='padding:3px 10px;text-align:left'>{cells}</td><td style='text-align:left'>{n}/{len(items)}</td>"
                          f"<td style='padding-left:10px;text-align:left;font-size:85%'>{names}</td></tr>")
@@ -155,4 +174,16 @@ def report(exercises: Mapping[str, Any], path: Optional[Path] = None) -> Progres
     for ex_id, ex in exercises.items():
         entry = data["exercises"].get(ex_id, {})
         rows.append((ex.chapter, ex_id, entry.get("status", "not_started"), int(entry.get("attempts", 0))))
-    return ProgressReport(rows, warning)
+    return ProgressReport(rows, warning, {ex_id: text for ex_id in exercises
+                                          if (text := help_used(data["exercises"].get(ex_id, {})))})
+
+
+def help_used(entry: Mapping[str, Any]) -> str:
+    """How much help an exercise's progress entry records: "2 hints", "answer shown", or ""."""
+    parts = []
+    if int(entry.get("hints_seen", 0)):
+        n = int(entry["hints_seen"])
+        parts.append(f"{n} hint{'s' if n != 1 else ''}")
+    if entry.get("solution_seen"):
+        parts.append("answer shown")
+    return ", ".join(parts)

@@ -47,6 +47,11 @@ class Exercise:
     losses and log-probabilities: a loss is graded by its gradient, not only by its value);
     an argument whose answer's gradient is zero must also get a zero gradient from the learner
     (that is how a forgotten ``detach()`` is caught).
+
+    ``kind`` is what the learner does: ``implement`` a function from its contract, ``derive`` a
+    quantity on paper and enter it as a function, or ``debug`` a handed-out function whose bug
+    is the catalogued mistake named by ``bug`` (the check then shows the failing case but not
+    that mistake's diagnosis, which would name the bug; the hints lead there).
     """
 
     id: str
@@ -65,3 +70,26 @@ class Exercise:
     timeout_hint: str = ""
     returns: str = "tensor"  # "tensor" or "float"
     extra_checks: Sequence[Callable[[Callable[..., Any]], Optional[str]]] = field(default_factory=tuple)
+    kind: str = "implement"  # "implement", "derive" or "debug"
+    bug: str = ""  # debug exercises: the name of the catalogued mistake the handed-out code makes
+
+
+KINDS = ("implement", "derive", "debug", "predict")
+
+
+@dataclass
+class Prediction:
+    """A ``predict`` item: a multiple-choice question asked in the workbook before a demo.
+
+    ``answer`` is the key of the right choice; ``explanation`` is shown by ``reveal`` after the
+    demo. Committing any choice completes the item (whether it was right is recorded beside it).
+    """
+
+    id: str
+    chapter: str
+    title: str
+    question: str
+    choices: dict[str, str]
+    answer: str
+    explanation: str
+    kind: str = "predict"

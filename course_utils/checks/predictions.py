@@ -1,0 +1,145 @@
+"""The course's predict items: one question per chapter, asked in the workbook before a demo.
+
+Each is answered by thinking, not by computing, and the demo under it shows what happens
+(:mod:`course_utils.predict`: ``predict(id)``, then the demo, then ``reveal(id)``); the
+catalogue collects them with the exercises.
+"""
+from __future__ import annotations
+
+from course_utils.grading.spec import Prediction
+
+PREDICTIONS = [
+    Prediction(
+        id="score_constant_shift",
+        chapter="01 The log-derivative trick",
+        title="add a constant to f",
+        question="You estimate d/dmu E[f(x)], x ~ N(mu, sigma^2), with the score-function estimator, once for "
+                 "f(x) = x^2 and once for f(x) = x^2 + 100, on the same samples. Over many batches, compared "
+                 "with f = x^2, the estimates for f = x^2 + 100 have...",
+        choices={"a": "the same mean and the same spread",
+                 "b": "the same mean and a much larger spread",
+                 "c": "a mean shifted by about 100 and the same spread",
+                 "d": "a shifted mean and a larger spread"},
+        answer="b",
+        explanation="The score has mean zero, E[(x - mu) / sigma^2] = 0, so the constant adds nothing on average: "
+                    "the gradient of E[f] does not depend on a constant in f. But each sample now carries "
+                    "100 (x - mu) / sigma^2, a large term of random sign, and the batch average of such terms "
+                    "is very noisy. Subtracting a constant before weighting the score (a baseline, chapter 03) "
+                    "is the cure.",
+    ),
+    Prediction(
+        id="batch_size_spread",
+        chapter="02 REINFORCE",
+        title="four times the batch",
+        question="The policy-gradient estimate averages M independent samples. Going from M = 8 to M = 32 "
+                 "samples per batch, the standard deviation of each gradient component is multiplied by about...",
+        choices={"a": "1/4", "b": "1/2", "c": "1 (unchanged)", "d": "2"},
+        answer="b",
+        explanation="The estimate is a mean of M independent terms, so its variance is Var(term) / M and its "
+                    "standard deviation shrinks like 1/sqrt(M): four times the data halves the noise. This "
+                    "square-root law is why a larger batch buys less than it costs, and why chapters 03 to 05 "
+                    "shrink the variance of each term instead.",
+    ),
+    Prediction(
+        id="baseline_mean_and_spread",
+        chapter="03 Reward-to-go and baselines",
+        title="what a constant baseline changes",
+        question="On a two-armed bandit, you weight the score by (R - b) with a constant b equal to the "
+                 "average reward, instead of by R. Over many samples, the gradient estimate's mean and "
+                 "variance...",
+        choices={"a": "mean unchanged, variance smaller",
+                 "b": "mean moves towards zero, variance smaller",
+                 "c": "both unchanged",
+                 "d": "mean unchanged, variance larger"},
+        answer="a",
+        explanation="E[b grad log pi(a)] = b sum_a grad pi(a) = b grad 1 = 0, so any constant b leaves the mean "
+                    "alone. The variance is E[g^2 (R - b)^2] - (mean)^2, a quadratic in b: moving b from 0 "
+                    "towards the rewards' level removes the large common part of every weight. The average "
+                    "reward is good, not best: the exercise derives the b that minimises the variance.",
+    ),
+    Prediction(
+        id="forgotten_done_mask",
+        chapter="04 Actor-critic",
+        title="a critic that ignores episode ends",
+        question="Episodes of 3 steps, reward 1 per step, gamma = 0.9, repeated forever. A critic is trained "
+                 "by TD(0) with the done flag ignored, so the last step bootstraps from the first state of "
+                 "the next episode. The value it learns for the LAST state of an episode is...",
+        choices={"a": "1, the right value", "b": "about 2.71", "c": "about 10", "d": "it diverges"},
+        answer="c",
+        explanation="Without the mask, the last state's target is 1 + 0.9 V(first state), so the chain of "
+                    "targets never ends: every state is worth 1 + 0.9 + 0.81 + ... = 1 / (1 - 0.9) = 10, as if "
+                    "the pole never fell. The critic then cannot tell that falling is bad, and the advantages "
+                    "lose the signal that matters most. With (1 - d_t) the values are 2.71, 1.9 and 1.",
+    ),
+    Prediction(
+        id="lambda_bias_variance",
+        chapter="05 Generalized advantage estimation",
+        title="sliding lambda from 0 to 1",
+        question="GAE with a critic that is off by 0.5 everywhere, on episodes with noisy rewards. As lambda "
+                 "goes from 0 to 1, the error of the first step's estimate (measured against A - e(s_0), "
+                 "which gives the same policy gradient) changes how?",
+        choices={"a": "bias falls, variance rises",
+                 "b": "bias rises, variance falls",
+                 "c": "both fall",
+                 "d": "both rise"},
+        answer="a",
+        explanation="lambda = 0 trusts the critic after one step: one reward of noise, but the critic's error at "
+                    "s_1 enters as bias (gamma e(s_1)). lambda = 1 sums every reward to the end: the critic's "
+                    "errors cancel except at s_0 (no bias against A - e(s_0)), but every reward's noise adds "
+                    "up. The weights (gamma lambda)^l slide between the two.",
+    ),
+    Prediction(
+        id="kl_step_doubles",
+        chapter="06 Trust regions and the natural gradient",
+        title="double the step, and the KL?",
+        question="Move a softmax policy's logits a small step eps along a fixed direction. When eps doubles, "
+                 "KL(p_old || p_new) is multiplied by about...",
+        choices={"a": "2", "b": "4", "c": "sqrt(2)", "d": "8"},
+        answer="b",
+        explanation="At eps = 0 the KL and its gradient are zero (the KL is smallest when the two policies "
+                    "agree), so its Taylor series starts with the quadratic term: KL ~ eps^2 d^T F d / 2, "
+                    "with F the Fisher matrix. Doubling the step quadruples the KL; that is why a trust "
+                    "region of size delta allows steps of length proportional to sqrt(delta).",
+    ),
+    Prediction(
+        id="cg_distinct_eigenvalues",
+        chapter="07 TRPO",
+        title="how many CG iterations?",
+        question="A 60 x 60 symmetric positive definite matrix has only 3 distinct eigenvalues (each repeated "
+                 "20 times). Starting from x = 0, conjugate gradient solves A x = b (to float64 precision) in "
+                 "about how many iterations?",
+        choices={"a": "3", "b": "20", "c": "60", "d": "it never converges exactly"},
+        answer="a",
+        explanation="After k iterations CG's error is the best polynomial of degree k (with p(0) = 1) applied to "
+                    "the initial error. A polynomial with a root at each distinct eigenvalue kills every "
+                    "eigen-component, so k = 3 suffice however large the matrix. TRPO's Fisher matrix has a "
+                    "few dominant directions, which is why 10 iterations are enough there.",
+    ),
+    Prediction(
+        id="first_minibatch_clip",
+        chapter="08 PPO",
+        title="the clip at the first minibatch",
+        question="At the first minibatch of a PPO update the policy has not moved yet, so every ratio is "
+                 "exactly 1. Compared with the gradient of the plain surrogate -mean(ratio * A), the gradient "
+                 "of the clipped loss is...",
+        choices={"a": "the same", "b": "zero", "c": "clipped to +-clip_eps", "d": "half of it"},
+        answer="a",
+        explanation="With ratio = 1 inside [1 - eps, 1 + eps], both terms of the min are equal and the clipped "
+                    "term's gradient is the unclipped one: PPO's first step is a plain policy-gradient step. "
+                    "The clip only acts after some epochs, once a ratio has left the band in the direction "
+                    "its advantage pushes it.",
+    ),
+    Prediction(
+        id="same_reward_group",
+        chapter="09 GRPO",
+        title="a group where every answer scores the same",
+        question="All 8 answers sampled for one prompt get the same reward (all right, or all wrong). Their "
+                 "group-relative advantages are...",
+        choices={"a": "all 0: that prompt teaches nothing this step",
+                 "b": "all +1", "c": "not a number (0 / 0)", "d": "the reward itself"},
+        answer="a",
+        explanation="Each advantage is (r - mean) / (std + eps): r - mean is 0 for every answer and eps keeps "
+                    "the division finite, so the prompt contributes no policy gradient. Prompts that are "
+                    "always solved, or never, carry no signal; GRPO learns from groups whose answers differ.",
+    ),
+]
