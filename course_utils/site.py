@@ -399,13 +399,18 @@ def build(root: Path = ROOT, out: Path | None = None, config: SiteConfig | None 
     config = config or SiteConfig.load(root / "docs" / "site.toml")
     start = time.monotonic()
     pages = stage(root, staging, config, solutions, vendor_from)
-    if out.exists():
-        shutil.rmtree(out)
+    # Sphinx writes into the staging folder (MyST-NB puts a jupyter_execute/ folder beside its
+    # output), and the finished site is then moved to `out`.
+    html = staging / "_build" / "html"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-q", "-j", str(jobs),
-           "-d", str(staging / ".doctrees"), str(staging), str(out)]
+           "-d", str(staging / "_build" / "doctrees"), str(staging), str(html)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SiteError(f"sphinx-build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(html), str(out))
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     (out / ".nojekyll").touch()  # GitHub Pages: serve _static/ as it is
     remote = check_offline(out)

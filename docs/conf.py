@@ -19,7 +19,7 @@ author = "the course authors"
 copyright = "the course authors, MIT licence"
 
 extensions = ["myst_nb"]
-exclude_patterns = ["_build", ".doctrees", "**/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 suppress_warnings = ["misc.highlighting_failure"]
 
 # MyST-NB: render the notebooks as saved, never run them
