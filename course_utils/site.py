@@ -192,7 +192,7 @@ def chapters(root: Path) -> list[Chapter]:
     return out
 
 
-def _chapter_map(chapter_list: list[Chapter], solutions: bool) -> str:
+def _chapter_map(chapter_list: list[Chapter]) -> str:
     lines = ["| # | chapter | you implement | the workbook ends by |", "|---|---|---|---|"]
     for ch in chapter_list:
         lines.append(f"| {ch.number} | [{ch.title}](chapters/{ch.stem}.md): {ch.summary} | {ch.implement} | {ch.ends_by} |")
@@ -374,7 +374,7 @@ def stage(root: Path, staging: Path, config: SiteConfig, solutions: bool = False
     for ch in chapter_list:
         (staging / "chapters" / f"{ch.stem}.md").write_text(_chapter_page(ch, config, root, solutions), encoding="utf-8")
     index = staging / "index.md"
-    index.write_text(index.read_text().replace("<!-- chapter-map -->", _chapter_map(chapter_list, solutions)))
+    index.write_text(index.read_text().replace("<!-- chapter-map -->", _chapter_map(chapter_list)))
     bench = staging / "benchmarks"
     bench.mkdir()
     for name in ("RESULTS.md", "results.png"):
@@ -453,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for line in report.warnings:
         print(line, file=sys.stderr)
+    placeholders = [f"{k} = {v}" for k, v in config.__dict__.items() if "OWNER/REPO" in v or "//HUB" in v]
+    if placeholders:
+        print(f"note: the 'open this notebook' links use placeholders ({', '.join(placeholders)}): set them in "
+              "docs/site.toml or with --repository / --hub-url.", file=sys.stderr)
     print(f"wrote {len(report.pages)} notebook pages and the chapter pages to {report.out} "
           f"in {report.seconds:.0f} s; open {report.out / 'index.html'} (no network needed).")
     return 0

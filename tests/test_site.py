@@ -294,4 +294,13 @@ def test_every_page_renders_in_chromium(site, served, browser):
                 time.sleep(0.3)
             browser.save_screenshot(str(ARTIFACTS / shots[rel]))
     print(f"{len(_pages(site.out))} pages opened in {time.monotonic() - start:.0f} s")
+    # the search page finds a word of the lessons, from the local index
+    browser.get(f"{served}/search.html?q=advantage")
+    deadline, hits = time.monotonic() + 30, []
+    while time.monotonic() < deadline and not any("/notebooks/05_gae.html" in h for h in hits):
+        time.sleep(0.3)  # (the results are listed one by one)
+        hits = browser.execute_script("return [...document.querySelectorAll('#search-results li a')].map(a => a.href)")
+    if not any("/notebooks/05_gae.html" in h for h in hits):
+        problems.append(f"search.html?q=advantage does not find lesson 05: {hits[:5]}")
+    browser.save_screenshot(str(ARTIFACTS / "site_search.png"))
     assert not problems, "\n".join(problems[:30])
