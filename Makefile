@@ -1,7 +1,7 @@
 # The two commands of the course (both install what is missing first):
 #   make course   open the course in JupyterLab
 #   make test     run the whole test suite
-.PHONY: course test install release release-check clean slides site
+.PHONY: course test install release release-check clean slides site experiments
 
 course:
 	bash scripts/course.sh $(LAB_ARGS)
@@ -20,6 +20,9 @@ release-check: install
 
 clean:
 	rm -rf .venv .pytest_cache
+
+experiments: install      ## remake cached experiments (hours): make experiments NAMES="ppo_ablation" (NAMES=list names them)
+	.venv/bin/python -m course_utils experiments $(NAMES)
 
 slides: install           ## export every lesson to offline HTML slides in build/slides/
 	.venv/bin/python -m course_utils slides --out build/slides
