@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["check", "exercise_ids", "grade", "hint", "predict", "progress", "ready", "reveal", "seed_everything"]
+__all__ = ["check", "exercise_ids", "grade", "hint", "predict", "progress", "ready", "reveal", "seed_everything", "solution"]
 __version__ = "0.1.0"
 
 _HOME = {
@@ -24,6 +24,7 @@ _HOME = {
     "hint": "course_utils.workbook",
     "progress": "course_utils.workbook",
     "ready": "course_utils.workbook",
+    "solution": "course_utils.workbook",
     "predict": "course_utils.predict",
     "reveal": "course_utils.predict",
     "grade": "course_utils.catalogue",
