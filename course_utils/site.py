@@ -227,8 +227,8 @@ _WIDGET_NOTE = ("```{note}\n:class: course-widget-note\nThe controls above are s
                 "moving them redraws the figure.\n```")
 
 
-def _markdown_cell(text: str) -> dict:
-    return {"cell_type": "markdown", "metadata": {}, "source": text}
+def _markdown_cell(text: str, cell_id: str) -> dict:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text}
 
 
 def stage_notebook(src: Path, dest: Path, rel_path: str, config: SiteConfig) -> None:
@@ -241,7 +241,7 @@ def stage_notebook(src: Path, dest: Path, rel_path: str, config: SiteConfig) -> 
     for i, cell in enumerate(nb["cells"]):
         cells.append(cell)
         if i == 0:
-            cells.append(_markdown_cell(_links_markdown(config, rel_path)))
+            cells.append(_markdown_cell(_links_markdown(config, rel_path), "course-site-open"))
         has_widget = False
         for output in cell.get("outputs", []):
             data = output.get("data", {})
@@ -250,9 +250,9 @@ def stage_notebook(src: Path, dest: Path, rel_path: str, config: SiteConfig) -> 
                 html = _cell_text({"source": data["text/html"]})
                 data["text/html"] = _FONT_AWESOME_CDN.sub(font_awesome, html)
         if has_widget:
-            cells.append(_markdown_cell(_WIDGET_NOTE))
+            cells.append(_markdown_cell(_WIDGET_NOTE, f"course-site-widget-note-{i}"))
     if not nb["cells"]:
-        cells.append(_markdown_cell(_links_markdown(config, rel_path)))
+        cells.append(_markdown_cell(_links_markdown(config, rel_path), "course-site-open"))
     nb["cells"] = cells
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
