@@ -22,9 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
+
+from course_utils.trainers.history import History
+from course_utils.trainers.kit import play_episodes
 
 HERE = Path(__file__).resolve().parent
 WINDOW = 20
@@ -71,33 +73,21 @@ def _linear(value: str | float):
     return value
 
 
-def _episode_stats(returns: list[float], end_steps: list[int], end_times: list[float], target: float) -> dict:
-    r = np.asarray(returns, dtype=float)
-    cumsum = np.concatenate([[0.0], np.cumsum(r)])
-    end = np.arange(1, len(r) + 1)
-    rolling = (cumsum[end] - cumsum[np.maximum(end - WINDOW, 0)]) / np.minimum(end, WINDOW)
-    hits = np.flatnonzero(rolling >= target)
-    first = int(hits[0]) if len(hits) else None
-    return {"steps_to_target": end_steps[first] if first is not None else None,
-            "seconds_to_target": round(end_times[first], 2) if first is not None else None,
-            "curve_steps": end_steps, "curve_seconds": [round(t, 3) for t in end_times],
+def _episode_stats(history: History, target: float) -> dict:
+    """Steps and seconds to ``target`` and the rolling-20 curve, by the library's own definitions
+    (:meth:`History.rolling_return`, :meth:`History.steps_to_reach`), for both systems."""
+    steps, rolling = history.rolling_return(WINDOW)
+    reached = history.steps_to_reach(target, WINDOW)
+    times = [float(np.interp(s, [0, *history.env_steps], [0.0, *history.wall_time])) for s in history.episode_end_steps]
+    return {"steps_to_target": reached[0] if reached else None,
+            "seconds_to_target": round(reached[1], 2) if reached else None,
+            "curve_steps": [int(s) for s in steps], "curve_seconds": [round(t, 3) for t in times],
             "curve_rolling": [round(float(v), 2) for v in rolling]}  # fmt: skip
 
 
 def _evaluate(act, env_id: str, episodes: int = 10) -> float:
     """Mean return of ``episodes`` greedy episodes on environments seeded EVAL_SEED, EVAL_SEED + 1, ..."""
-    env = gym.make(env_id)
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=EVAL_SEED + i)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return float(np.mean(returns))
+    return float(np.mean(play_episodes(act, env_id, episodes, seed=EVAL_SEED)))
 
 
 # ----------------------------------------------------------------------------- the course
@@ -126,11 +116,10 @@ def run_course(task: dict, seed: int, optimizer: str = "rmsprop") -> dict:
             with torch.no_grad():
                 return int(agent.logits(torch.as_tensor(obs, dtype=torch.float32)[None]).argmax(-1)[0])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    times = [float(np.interp(s, [0, *history.env_steps], [0.0, *history.wall_time])) for s in history.episode_end_steps]
     out = {"env_steps": history.env_steps[-1], "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
            "steps_per_s": round(history.env_steps[-1] / wall, 1), "steps_per_cpu_s": round(history.env_steps[-1] / cpu, 1),
            "final_eval": _evaluate(act, task["env_id"])}
-    out.update(_episode_stats(history.episode_returns, history.episode_end_steps, times, task["target"]))
+    out.update(_episode_stats(history, task["target"]))
     return _with_cpu(out)
 
 
@@ -167,7 +156,9 @@ def run_sb3(task: dict, seed: int) -> dict:
     out = {"env_steps": int(model.num_timesteps), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
            "steps_per_s": round(model.num_timesteps / wall, 1), "steps_per_cpu_s": round(model.num_timesteps / cpu, 1),
            "final_eval": _evaluate(lambda obs: model.predict(obs, deterministic=True)[0], task["env_id"])}
-    out.update(_episode_stats(log.returns, log.steps, log.times, task["target"]))
+    # SB3's finished episodes as a History: episode ends are also the points of its wall-clock record
+    run = History(env_steps=log.steps, wall_time=log.times, episode_returns=log.returns, episode_end_steps=log.steps)
+    out.update(_episode_stats(run, task["target"]))
     return _with_cpu(out)
 
 

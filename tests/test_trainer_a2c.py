@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.rl import functional as reference
+from course_utils import answers
 from course_utils.trainers import a2c as A2C
 from course_utils.trainers.a2c import train_a2c
 from tests.learning import assert_learns
@@ -22,7 +22,7 @@ def test_a2c_learns_cartpole_on_every_seed():
     runs = assert_learns(lambda seed: train_a2c(**A2C_CONFIG, total_steps=40_000, seed=seed, progress=False),
                          seeds=[0, 1, 2], threshold=150, reference="a2c_cartpole", budget=40_000)
     assert torch.get_num_threads() == threads  # restored after training
-    assert all(h.policy is not None and h.config["a2c_loss"] == "reference" for h in runs)
+    assert all(h.policy is not None and h.config["a2c_loss"] == "answer" for h in runs)
 
 
 def test_seeded_runs_are_identical():
@@ -43,7 +43,7 @@ def test_learner_functions_get_rollout_tensors_and_match_the_reference(advantage
 
     def my_td_residuals(rewards, values, next_values, dones, gamma):
         calls.append(("td_residuals", rewards.shape, next_values.shape, dones.shape))
-        return reference.td_residuals(rewards, values, next_values, dones, gamma)
+        return answers.td_residuals(rewards, values, next_values, dones, gamma)
 
     def my_bootstrapped_returns(rewards, dones, last_value, gamma):
         calls.append(("bootstrapped_returns", rewards.shape, last_value.shape, dones.shape))
@@ -51,7 +51,7 @@ def test_learner_functions_get_rollout_tensors_and_match_the_reference(advantage
 
     def my_gae(rewards, values, dones, last_value, gamma, lam):
         calls.append(("gae", rewards.shape, last_value.shape, dones.shape))
-        return reference.gae(rewards, values, dones, last_value, gamma, lam)
+        return answers.gae(rewards, values, dones, last_value, gamma, lam)
 
     def my_lambda_returns(rewards, values, dones, last_value, gamma, lam):
         calls.append(("lambda_returns", rewards.shape, last_value.shape, dones.shape))

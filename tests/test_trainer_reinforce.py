@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.rl import functional as reference
+from course_utils import answers
 from course_utils.trainers import History, train_reinforce
 from tests.learning import assert_learns
 
@@ -45,21 +45,21 @@ def test_learner_functions_are_called_with_the_spine_signatures():
 
     def my_reward_to_go(rewards, gamma=1.0):
         calls["reward_to_go"].append((tuple(rewards.shape), gamma))
-        return reference.reward_to_go(rewards, gamma)
+        return answers.reward_to_go(rewards, gamma)
 
     def my_pg_loss(logp, weights):
         calls["pg_loss"].append((tuple(logp.shape), tuple(weights.shape), weights.requires_grad))
-        return reference.pg_loss(logp, weights)
+        return answers.pg_loss(logp, weights)
 
     def my_discounted_return(rewards, gamma):
         calls["discounted_return"].append((tuple(rewards.shape), gamma))
-        return reference.discounted_return(rewards, gamma)
+        return answers.discounted_return(rewards, gamma)
 
     kwargs = dict(total_steps=400, batch_steps=200, seed=1, progress=False)
     mine = train_reinforce(weights_fn="reward_to_go", reward_to_go=my_reward_to_go, pg_loss=my_pg_loss, **kwargs)
     ref = train_reinforce(weights_fn="reward_to_go", **kwargs)
     assert mine.episode_returns == ref.episode_returns and mine.policy_loss == ref.policy_loss
-    assert mine.config["pg_loss"] == "learner" and ref.config["pg_loss"] == "reference"
+    assert mine.config["pg_loss"] == "learner" and ref.config["pg_loss"] == "answer"
     assert all(len(shape) == 1 and gamma == 0.99 for shape, gamma in calls["reward_to_go"])
     assert sum(shape[0] for shape, _ in calls["reward_to_go"]) == mine.env_steps[-1]
     assert all(lp == w and len(lp) == 1 and not grad for lp, w, grad in calls["pg_loss"])
@@ -70,7 +70,7 @@ def test_learner_functions_are_called_with_the_spine_signatures():
 
 def test_numpy_answers_are_converted_and_undifferentiable_losses_rejected():
     def numpy_reward_to_go(rewards, gamma=1.0):
-        return reference.reward_to_go(rewards, gamma).numpy()
+        return answers.reward_to_go(rewards, gamma).numpy()
 
     with pytest.warns(UserWarning, match="converting"):
         train_reinforce(weights_fn="reward_to_go", reward_to_go=numpy_reward_to_go,

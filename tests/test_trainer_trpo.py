@@ -69,7 +69,7 @@ def test_learner_functions_are_called_with_the_spine_signatures():
                       kl_categorical=my_kl, **kwargs)
     ref = train_trpo(**kwargs)
     assert mine.episode_returns == ref.episode_returns and mine.trpo == ref.trpo
-    assert mine.config["conjugate_gradient"] == "learner" and ref.config["conjugate_gradient"] == "reference"
+    assert mine.config["conjugate_gradient"] == "learner" and ref.config["conjugate_gradient"] == "answer"
     n_params = sum(p.numel() for p in ref.policy.parameters())
     assert calls["cg"] == [(True, (n_params,), 10, 1e-10)]
     assert all(c == (True, (n_params,), (n_params,), 0.1) for c in calls["fvp"]) and len(calls["fvp"]) >= 2

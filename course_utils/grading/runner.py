@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from course_utils.grading import protocol
-from course_utils.grading.protocol import MARK, SKIP_TAG  # noqa: F401  (the protocol's constants, re-exported)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""RL building blocks: the spine's reference math, small policies and rollout collection."""
+"""RL building blocks: the spine's math (re-exported from :mod:`course_utils.answers`), small policies and rollout collection."""
 from course_utils.rl.functional import discounted_return, gae, pg_loss, reward_to_go, td_residuals
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet, mlp
 from course_utils.rl.rollout import (

@@ -5,7 +5,8 @@ One iteration reads top to bottom, as in CleanRL:
     collect T steps in each of N environments  ->  advantages and critic targets (n-step
     returns, TD residuals or GAE)  ->  one gradient step on the combined loss  ->  log.
 
-Every spine function a learner wrote can be passed in; ``None`` means the course's reference.
+Every spine function a learner wrote can be passed in; ``None`` means the course's answer
+(:mod:`course_utils.answers`).
 They are called with (T, N) tensors, exactly with the signatures of the exercises:
 
     td_residuals(rewards, values, next_values, dones, gamma)        advantage="td"
@@ -185,7 +186,7 @@ def train_a2c(
             gamma V(s_{t+1}); ``"gae"``: A_t = GAE(gamma, lam), hat R_t = the lambda-return
             A_t + V(s_t).
         td_residuals, bootstrapped_returns, gae, lambda_returns, a2c_loss: the learner's
-            functions (see the module docstring); None: the course's reference.
+            functions (see the module docstring); None: the course's answer.
         total_steps: environment steps, all environments together (CartPole: 50k-150k).
         num_envs: N, environments stepped in lockstep (4-16).
         num_steps: T, steps per environment per update (5 for A2C; 16-128 with GAE).
@@ -313,7 +314,7 @@ def train_a2c(
                 clip_grad_norm(params, max_grad_norm)
             opt.step()
 
-            # ---- log (the two parts of the loss, recomputed with the reference formulas)
+            # ---- log (the two parts of the loss, recomputed with the answers' formulas)
             history.episode_returns.extend(episode_returns)
             history.episode_end_steps.extend([steps] * len(episode_returns))
             history.env_steps.append(steps)

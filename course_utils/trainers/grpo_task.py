@@ -44,9 +44,6 @@ __all__ = ["SortTask", "SequencePolicy", "group_relative_advantages", "grpo_loss
            "success_rate", "smoothed"]
 
 
-# ----------------------------------------------------------------------------- reference math
-
-
 # ----------------------------------------------------------------------------- task and policy
 class SortTask:
     """Prompts of ``prompt_len`` digits below ``vocab``; the checker rewards agreement with the sorted prompt."""
@@ -132,7 +129,7 @@ def train_grpo(
     progress: bool = True,
 ) -> History:
     """GRPO: per iteration, B prompts x G answers, group-relative advantages, ``epochs`` full-batch
-    steps on the clipped surrogate plus beta * KL(pi || pi_ref). Learner's functions: None = reference."""
+    steps on the clipped surrogate plus beta * KL(pi || pi_ref). Learner's functions: None = the answer."""
     task = task or SortTask()
     advantages_fn = plug_in(group_relative_advantages, answer_key.group_relative_advantages,
                              "group_relative_advantages")
@@ -219,8 +216,6 @@ def train_ppo_critic(
             _record(history, rewards, start, p_loss.item(), v_loss.item())
         history.policy = policy
         return history
-
-
 
 
 def success_rate(policy: SequencePolicy, task: SortTask, n: int = 2000, seed: int = 123) -> float:

@@ -23,7 +23,7 @@ class History:
     Per finished episode, in order:
         episode_returns: undiscounted return sum_t r_t (CartPole: the episode length, <= 500).
         episode_end_steps: environment steps collected so far when the episode ended.
-    config: the arguments of the run (functions recorded as "learner" or "reference").
+    config: the arguments of the run (functions recorded as "learner" or "answer").
     """
 
     env_steps: list[int] = field(default_factory=list)

@@ -6,7 +6,8 @@
   explained clearly;
 - :func:`clip_grad_norm`, a cheap global gradient-norm clip (A2C, PPO);
 - :class:`RunningMeanStd`, running normalisation statistics (PPO);
-- :func:`evaluate_policy`, greedy evaluation episodes of a trained agent (PPO, benchmarks).
+- :func:`play_episodes` and :func:`evaluate_policy`, seeded evaluation episodes of any policy
+  or of a trained PPO agent (PPO, benchmarks).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["plug_in", "Plugged", "clip_grad_norm", "RunningMeanStd", "evaluate_policy"]
+__all__ = ["plug_in", "Plugged", "clip_grad_norm", "RunningMeanStd", "evaluate_policy", "play_episodes"]
 
 
 class Plugged:
@@ -87,23 +88,33 @@ def clip_grad_norm(params: list[Tensor], max_norm: float) -> None:
     torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
 
 
-def evaluate_policy(agent, env_id: str, episodes: int = 10, seed: int = 10_000,
-                    deterministic: bool = True) -> list[float]:
-    """Undiscounted returns of ``episodes`` episodes played by ``agent`` (greedy by default, as SB3)."""
+def play_episodes(act: Callable[[np.ndarray], Any], env_id: str, episodes: int = 10, seed: int = 10_000) -> list[float]:
+    """Undiscounted returns of ``episodes`` episodes of ``env_id`` seeded ``seed``, ``seed + 1``, ...,
+    acting with ``act(observation) -> action`` (any policy: the course's, Stable-Baselines3's...)."""
     env = gym.make(env_id)
     returns = []
     for episode in range(episodes):
-        raw, _ = env.reset(seed=seed + episode)
+        obs, _ = env.reset(seed=seed + episode)
         total, done = 0.0, False
         while not done:
-            noise = torch.randn(1, env.action_space.shape[0]) if agent.continuous else torch.empty(
-                1, agent.act_dim).exponential_()
-            action = agent.act(agent.normalize(raw[None]), noise, deterministic)[0].numpy()
-            if agent.continuous:
-                action = np.clip(action, env.action_space.low, env.action_space.high)
-            raw, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
     env.close()
     return returns
+
+
+def evaluate_policy(agent, env_id: str, episodes: int = 10, seed: int = 10_000,
+                    deterministic: bool = True) -> list[float]:
+    """Undiscounted returns of ``episodes`` episodes played by ``agent`` (greedy by default, as SB3)."""
+    probe = gym.make(env_id)
+    space = probe.action_space
+    probe.close()
+
+    def act(raw: np.ndarray) -> Any:
+        noise = torch.randn(1, space.shape[0]) if agent.continuous else torch.empty(1, agent.act_dim).exponential_()
+        action = agent.act(agent.normalize(raw[None]), noise, deterministic)[0].numpy()
+        return np.clip(action, space.low, space.high) if agent.continuous else action
+
+    return play_episodes(act, env_id, episodes, seed)

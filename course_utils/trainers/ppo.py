@@ -4,10 +4,10 @@
     minibatches of the clipped (or KL-penalised) surrogate -> log
 
 Every "detail" that makes PPO work in practice is a switch of :class:`PPOConfig`, so that an
-ablation is a loop over configs. The learner's functions can replace the course's reference:
+ablation is a loop over configs. The learner's functions can replace the course's answers:
 ``ppo_clip_loss(logp, logp_old, advantages, clip_eps)``, ``approx_kl(logp, logp_old)``,
 ``clipped_value_loss(values, values_old, returns, clip_eps)`` and
-``adaptive_kl_beta(beta, kl, target_kl)``; ``None`` means the reference below.
+``adaptive_kl_beta(beta, kl, target_kl)``; ``None`` means the answer (:mod:`course_utils.answers`).
 
 Speed (benchmarks/README.md): one torch thread, NumPy-vectorised CartPole, no torch.distributions
 in the loops, a rollout's sampling noise drawn at once, values and old log-probabilities in one
@@ -209,7 +209,7 @@ def train_ppo(
     penalty = cfg.objective == "kl_penalty"
     used = {"ppo_clip_loss": clip_loss_fn.source, "approx_kl": kl_fn.source if penalty else None,
             "clipped_value_loss": value_loss_fn.source if cfg.clip_value else None,
-            "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "reference") if penalty else None}
+            "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "answer") if penalty else None}
     history = History(config={**dataclasses.asdict(cfg), "hidden": list(cfg.hidden), "torch_threads": 1, **used})
     history.diagnostics = {"approx_kl": [], "clip_fraction": [], "kl_beta": [], "epochs": []}
     with one_torch_thread():

@@ -6,8 +6,8 @@ One iteration reads top to bottom:
     value baseline, optionally normalised)  ->  one policy step on pg_loss  ->  a few value
     steps on value_loss  ->  log.
 
-Every spine function a learner wrote can be passed in; ``None`` means the course's reference
-from :mod:`course_utils.rl.functional`. They are called exactly with the spine's signatures:
+Every spine function a learner wrote can be passed in; ``None`` means the course's answer
+from :mod:`course_utils.answers`. They are called exactly with the spine's signatures:
 ``discounted_return(rewards (T,), gamma)``, ``reward_to_go(rewards (T,), gamma)`` once per
 episode, and ``pg_loss(logp (M,), weights (M,))`` once per batch of M steps.
 
@@ -72,9 +72,9 @@ def train_reinforce(
         env_id: a Gymnasium id with a Discrete (categorical policy) or Box action space.
         weights_fn: what multiplies grad log pi(a_t|s_t): ``"return"``, the whole episode's
             discounted return R(tau) (chapter 2), or ``"reward_to_go"``, hat R_t (chapter 3).
-        discounted_return: learner's ``(rewards (T,), gamma) -> ()``; None: reference.
-        reward_to_go: learner's ``(rewards (T,), gamma) -> (T,)``; None: reference.
-        pg_loss: learner's ``(logp (M,), weights (M,)) -> ()``; None: reference.
+        discounted_return: learner's ``(rewards (T,), gamma) -> ()``; None: the answer.
+        reward_to_go: learner's ``(rewards (T,), gamma) -> (T,)``; None: the answer.
+        pg_loss: learner's ``(logp (M,), weights (M,)) -> ()``; None: the answer.
         baseline: ``"value"`` learns V(s) on the reward-to-go and uses weights - V(s_t) as the
             advantage (and bootstraps truncated episodes); None uses the weights as they are.
         value_loss: learner's ``(values (M,), returns (M,)) -> ()``; None: mean squared error.

@@ -10,7 +10,7 @@ One iteration reads top to bottom:
 The policy is updated in "flat" form: theta is the vector of all its parameters, and
 ``torch.func.functional_call`` evaluates the network at any theta, so that the KL and the
 surrogate are ordinary functions of one (P,) tensor. Every learner function is optional
-(``None`` means the reference defined below) and is called with the spine's signature:
+(``None`` means the answer of :mod:`course_utils.answers`) and is called with the spine's signature:
 ``conjugate_gradient(Avp, b, iters, tol)``, ``fisher_vector_product(kl_fn, theta, v, damping)``,
 ``trust_region_step(x, Fx, delta)``, ``kl_categorical(logits_p, logits_q)``.
 """
@@ -72,7 +72,7 @@ def train_trpo(
     Args:
         env_id: Gymnasium id; Discrete actions give a softmax policy, Box a diagonal Gaussian.
         conjugate_gradient, fisher_vector_product, trust_region_step, kl_categorical: the
-            learner's functions (chapters 06-07); None means the reference above.
+            learner's functions (chapters 06-07); None means the answer.
             ``kl_categorical`` is only used for discrete actions.
         total_steps: environment steps in all (CartPole: 50k-100k; Pendulum: 100k-200k).
         num_envs, num_steps: N environments stepped T times per iteration (N T per batch).
@@ -102,7 +102,7 @@ def train_trpo(
         max_kl=max_kl, damping=damping, cg_iters=cg_iters, backtrack_iters=backtrack_iters,
         backtrack_coeff=backtrack_coeff, value_lr=value_lr, value_epochs=value_epochs,
         value_minibatch=value_minibatch, hidden=list(hidden), log_std_init=log_std_init, seed=seed, torch_threads=1,
-        **{name: "learner" if fn is not None else "reference" for name, fn in [
+        **{name: "learner" if fn is not None else "answer" for name, fn in [
             ("conjugate_gradient", conjugate_gradient), ("fisher_vector_product", fisher_vector_product),
             ("trust_region_step", trust_region_step), ("kl_categorical", kl_categorical)]},
     )  # fmt: skip

@@ -1,0 +1,63 @@
+"""The cached experiments: one store, one command, and the shipped files are found by every reader."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.experiments import command, grpo_comparison, lambda_sweep, ppo_ablation, reference_curves, store
+from course_utils.trainers.history import History
+
+
+def _fake_train(*args, seed=0, total_steps=4_000, **kwargs) -> History:
+    """A run whose rolling mean climbs by 10 per episode (no training: the plumbing is tested)."""
+    steps = list(range(200, total_steps + 1, 200))
+    return History(env_steps=steps, wall_time=[s / 1000 for s in steps], episode_returns=[10.0 * (i + 1) for i in range(len(steps))],
+                   episode_end_steps=steps, iteration_mean_return=[0.0] * len(steps), config={"seed": seed})
+
+
+def test_shipped_caches_are_found_by_their_loaders():
+    for name in reference_curves.reference_names():
+        if name not in reference_curves.OPTIONAL:
+            assert reference_curves.load_reference(name).n_seeds >= 1
+    assert set(lambda_sweep.load_lambda_sweep()["runs"]) == {str(lam) for lam in lambda_sweep.LAMBDA_SWEEP["lams"]}
+    assert len(ppo_ablation.load()["results"]) == len(ppo_ablation.VARIANTS)
+    assert set(grpo_comparison.load()["runs"]) == {"GRPO", "PPO + critic"}
+    assert grpo_comparison.cache_path() == store.path("grpo_vs_ppo.json")
+
+
+def test_old_import_paths_still_load_the_same_files():
+    from course_utils.trainers.a2c import load_lambda_sweep
+    from course_utils.trainers.grpo_task import cache_path
+    from course_utils.trainers.ppo_ablation import load
+    from course_utils.trainers.reference import load_reference
+
+    assert cache_path() == grpo_comparison.cache_path() and load() == ppo_ablation.load()
+    assert load_reference("ppo_cartpole").name == "ppo_cartpole"
+    assert np.array_equal(load_lambda_sweep()["env_steps"], lambda_sweep.load_lambda_sweep()["env_steps"])
+
+
+def test_new_caches_share_one_metadata_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "data_dir", lambda: tmp_path)
+    curve = reference_curves.make_reference("reinforce_cartpole", [0, 1], {"reinforce": _fake_train}, progress=False)
+    sweep = lambda_sweep.make_lambda_sweep(_fake_train, seeds=[0], progress=False)
+    for data, name in [(curve, "reinforce_cartpole"), (sweep, "gae_lambda_sweep")]:
+        assert data["meta"]["command"].startswith(f"python -m course_utils experiments {name}")
+        assert {"versions", "torch_threads", "created", "machine"} <= set(data["meta"])
+    written = store.write(f"{reference_curves.FOLDER}/reinforce_cartpole.json", curve)
+    assert written.parent.parent == tmp_path
+    loaded = reference_curves.load_reference("reinforce_cartpole")
+    assert loaded.seeds == [0, 1] and loaded.steps_to(100.0) == [4_000, 4_000]  # rolling mean 105 after episode 20 (step 4,000)
+
+
+def test_the_command_lists_and_rejects(capsys):
+    assert command.main(["list"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert {"reference_curves", "ppo_cartpole", "gae_lambda_sweep", "ppo_ablation", "grpo_vs_ppo"} <= set(listed)
+    assert command.main(["no_such_experiment"]) == 2
+
+
+@pytest.mark.parametrize("argv", [["experiments", "list"]])
+def test_the_course_command_has_the_experiments_subcommand(argv, capsys):
+    from course_utils.cli import main
+
+    assert main(argv) == 0 and "grpo_vs_ppo" in capsys.readouterr().out
