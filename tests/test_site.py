@@ -87,6 +87,7 @@ def test_every_notebook_became_a_page(site):
     for nb in NOTEBOOKS:
         assert f"chapters/{nb.stem}.html" in index, f"the chapter map has no {nb.stem}"
     assert "search.html" in index and (out / "searchindex.js").is_file()
+    assert "categorical_log_prob" in index and "reaching CartPole" in index  # README's chapter map, one source
     bench = (out / "benchmarks" / "RESULTS.html").read_text(encoding="utf-8")
     assert "ppo-cartpole" in bench and "<table" in bench and (out / "_images" / "results.png").is_file()
 
