@@ -66,8 +66,6 @@ def _cycle() -> list[str] | None:
         colour[node] = 1
         stack.append(node)
         for nxt in sorted(GRAPH[node]):
-            if nxt.startswith(node + ".") or node.startswith(nxt + "."):
-                continue  # a package and its own modules: the package __init__ re-exports them
             if colour.get(nxt) == 1:
                 return stack[stack.index(nxt):] + [nxt]
             if colour.get(nxt) is None and (found := visit(nxt)):
