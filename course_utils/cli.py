@@ -147,7 +147,8 @@ def _cmd_grade_submissions(args: argparse.Namespace) -> int:
     limits = Limits(cell_timeout_s=args.timeout_cell, total_timeout_s=args.timeout_total,
                     memory_mb=args.memory_mb, cpu_s=args.cpu_seconds)
     try:
-        grade_submissions(root, Path(args.out), limits, workers=args.workers, progress=not args.no_progress)
+        grade_submissions(root, Path(args.out), limits, workers=args.workers, progress=not args.no_progress,
+                          assignment=Path(args.assignment) if args.assignment else None)
     except KeyboardInterrupt:
         return 130
     counts = summarise(Path(args.out))
@@ -197,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout-total", type=int, default=600, help="seconds per submission in all (default: 600)")
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per submission (default: 4096)")
     p.add_argument("--cpu-seconds", type=int, default=None, help="CPU-time limit (default: the total timeout)")
+    p.add_argument("--assignment", default=None,
+                   help="the released workbook every submission answers, e.g. exercises/01_log_derivative_trick.ipynb "
+                        "(default: each submission's own workbook, from its metadata or file name); its exercises "
+                        "set the denominator")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade_submissions)
     sub.add_parser("site", help="build the course website into build/site/ (site --help: its options)")

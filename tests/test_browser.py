@@ -23,11 +23,9 @@ from typing import Callable, Iterator, TypeVar
 
 import pytest
 
+from tests.chromium import ARTIFACTS, CHROMEDRIVER, CHROMIUM, chromium
 from tests.conftest import ROOT
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-ARTIFACTS = ROOT / "artifacts"
 TOKEN = "browser-test"
 T = TypeVar("T")
 
@@ -100,24 +98,8 @@ def lab() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(lab):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="course-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(120)
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
+    with chromium(page_load_timeout=120) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _find(path: str) -> str:

@@ -45,7 +45,7 @@ def _write(folder: Path, rel: str, nb: nbformat.NotebookNode) -> None:
 
 
 def _submissions(folder: Path, precious: Path, port: int, sandboxed: bool) -> None:
-    """Nine submissions, most of them hostile. Without the sandbox the deleter really deletes, so it
+    """Eleven submissions, most of them hostile. Without the sandbox the deleter really deletes, so it
     is then aimed at the decoy folder only, not at another learner's submission."""
     _write(folder, "alice/00_setup.ipynb", nbformat.read(str(ROOT / "solutions/00_setup.ipynb"), as_version=4))
     _write(folder, "Smith, Jr./00_setup.ipynb", nbformat.read(str(ROOT / "exercises/00_setup.ipynb"), as_version=4))
@@ -67,6 +67,19 @@ def _submissions(folder: Path, precious: Path, port: int, sandboxed: bool) -> No
         f"subprocess.Popen(['sleep', '{SLEEP_MARK}'], start_new_session=True)\n"
         f"socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'escaped')")))
     (folder / "broken.ipynb").write_text('{"cells": [ this is not json')
+    # Deleting an exercise does not shrink the denominator; calling the answer key is flagged.
+    shrunk = nbformat.read(str(ROOT / "solutions/00_setup.ipynb"), as_version=4)
+    shrunk.cells = [c for c in shrunk.cells if not c.source.startswith("def run_episode")]
+    _write(folder, "shrinker/00_setup.ipynb", shrunk)
+    copier = nbformat.read(str(ROOT / "exercises/00_setup.ipynb"), as_version=4)
+    cell = next(c for c in copier.cells if c.source.startswith("def undiscounted_return"))
+    cell.source = ("from course_utils.catalogue import registry
+
+"
+                   "def undiscounted_return(rewards):
+    return registry()['undiscounted_return'].answer(rewards)
+")
+    _write(folder, "copier/00_setup.ipynb", copier)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -169,10 +182,10 @@ def test_grade_submissions_contains_hostile_notebooks_and_resumes(tmp_path):
     second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     log2 = second.stdout + second.stderr
     assert second.returncode == 0, log2
-    assert re.search(rf"Resuming: {len(done_first)} of 9 submissions", log2), log2
+    assert re.search(rf"Resuming: {len(done_first)} of 11 submissions", log2), log2
     lines = out.read_text().splitlines()
     rows = _rows(out)
-    assert len(lines) == 1 + 9 and len(rows) == 9, out.read_text()  # each submission exactly once
+    assert len(lines) == 1 + 11 and len(rows) == 11, out.read_text()  # each submission exactly once
 
     # The CSV is properly quoted: "Smith, Jr." stays in one cell.
     assert any(line.startswith('"Smith, Jr./00_setup",') for line in lines)
@@ -180,6 +193,13 @@ def test_grade_submissions_contains_hostile_notebooks_and_resumes(tmp_path):
     assert (smith["undiscounted_return"], smith["run_episode"], smith["total"]) == ("not_implemented", "not_implemented", "0")
 
     assert (rows["alice/00_setup"]["total"], rows["alice/00_setup"]["status"]) == ("2", "graded")
+    # The assignment sets the denominator: a deleted exercise is missing, not forgotten.
+    shrinker = rows["shrinker/00_setup"]
+    assert (shrinker["total"], shrinker["max"], shrinker["run_episode"]) == ("1", "2", "missing"), shrinker
+    assert all(r["max"] == "2" for r in rows.values() if r["status"] == "graded"), rows
+    # Code that calls the answer key is flagged for the instructor (and never silently credited).
+    assert "FLAG" in rows["copier/00_setup"]["detail"] and "registry(" in rows["copier/00_setup"]["detail"]
+    assert "FLAG" not in rows["alice/00_setup"]["detail"]
     bob = rows["bob/00_setup"]
     assert (bob["undiscounted_return"], bob["run_episode"], bob["total"]) == ("failed", "passed", "1")
     # An endless loop is interrupted after the per-cell limit; the functions are still graded.

@@ -20,7 +20,6 @@ import http.server
 import json
 import re
 import shutil
-import tempfile
 import threading
 import time
 from html.parser import HTMLParser
@@ -30,15 +29,13 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from tests.chromium import ARTIFACTS, CHROMEDRIVER, CHROMIUM, chromium
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(
     any(find_spec(m) is None for m in ("sphinx", "myst_nb", "sphinx_book_theme")),
     reason="the site extra is not installed (pip install -e '.[site]'; Python 3.11+)")
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-ARTIFACTS = ROOT / "artifacts"
 NOTEBOOKS = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")) + sorted(ROOT.glob("exercises/[0-9][0-9]_*.ipynb"))
 
 
@@ -217,26 +214,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def browser():
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="course-site-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    driver.set_script_timeout(60)
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
+    with chromium(page_load_timeout=60,
+                  capabilities={"goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"}}) as driver:
+        driver.set_script_timeout(60)
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 _TYPESET = """

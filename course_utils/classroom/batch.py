@@ -51,13 +51,17 @@ class Row:
     status: str = "graded"
     runtime_s: float = 0.0
     detail: str = ""
+    expected: list[str] = field(default_factory=list)  # the assignment's items: the denominator
 
     @property
     def total(self) -> int:
         return sum(1 for s in self.results.values() if s == "passed")
 
     def csv_row(self, exercises: list[str]) -> dict[str, str]:
-        row = {"identifier": self.identifier, "total": str(self.total), "max": str(len(self.results)),
+        graded = [ex for ex in self.results if not self.expected or ex in self.expected]
+        size = len(self.expected) if self.expected else len(self.results)
+        total = sum(1 for ex in graded if self.results[ex] == "passed")
+        row = {"identifier": self.identifier, "total": str(total), "max": str(size),
                "status": self.status, "runtime_s": f"{self.runtime_s:.1f}", "detail": self.detail}
         row.update({ex: self.results.get(ex, "") for ex in exercises})
         return row
@@ -91,6 +95,62 @@ def exercises_in(paths: Iterable[Path]) -> list[str]:
     return defined_exercises(code) + asked_predictions(code)
 
 
+EXERCISES_DIR = Path(__file__).resolve().parents[2] / "exercises"  # the released workbooks of this course
+# Code that reaches for the grader or the answer key instead of doing the work: flagged, never credited.
+SUSPICIOUS = re.compile(r"course_utils\s*\.\s*(grading|answers|catalogue|checks|workbook)\b"
+                        r"|from\s+course_utils(\.\w+)?\s+import\s+[^\n]*\b(answers|registry|grade\w*|catalogue)\b"
+                        r"|\bregistry\s*\(|\bsolution\s*\(")
+
+
+def _code(path: Path) -> str:
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def assignment_for(path: Path, assignment: Optional[Path] = None) -> Optional[Path]:
+    """The released workbook a submission answers: ``assignment`` if the instructor named one,
+    else the workbook the submission was generated from (its metadata), else the one whose
+    chapter number starts the file name. None when none matches."""
+    if assignment is not None:
+        return assignment
+    try:
+        import json
+
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("course", {})
+        source = Path(str(meta.get("generated_from", ""))).name
+        if source and (EXERCISES_DIR / source).exists():
+            return EXERCISES_DIR / source
+    except Exception:  # noqa: BLE001  (not a notebook: the child reports it)
+        pass
+    match = re.match(r"(\d\d)_", path.name)
+    if match:
+        found = sorted(EXERCISES_DIR.glob(f"{match.group(1)}_*.ipynb"))
+        if found:
+            return found[0]
+    return None
+
+
+def expected_items(path: Path, assignment: Optional[Path] = None) -> tuple[list[str], str]:
+    """What a submission is graded on: the items of its assignment (so that deleting an exercise
+    cannot shrink the denominator), and a note when the assignment had to be guessed."""
+    target = assignment_for(path, assignment)
+    if target is not None:
+        return exercises_in([target]), ""
+    return exercises_in([path]), "assignment unknown: graded the exercises the submission defines"
+
+
+def flags_for(path: Path) -> str:
+    """A note for the instructor when the submission's code uses the grader or the answer key."""
+    try:
+        found = sorted({m.group(0).strip() for m in SUSPICIOUS.finditer(_code(path))})
+    except Exception:  # noqa: BLE001
+        return ""
+    return ("FLAG: the code calls the course's grader or answer key (" + ", ".join(found)[:200] + "); check it by hand"
+            if found else "")
+
+
 def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str]) -> Row:
     """Turn what the sandboxed child left behind into a gradebook row with a clear status."""
     row = Row(identifier, runtime_s=outcome.runtime_s)
@@ -117,10 +177,13 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
         row.detail = "; ".join(filter(None, [row.detail, "first error in " + data["cell_error"]]))
     if helped:
         row.detail = "; ".join(filter(None, [row.detail, "help used: " + ", ".join(helped)]))
-    for ex_id in expected:  # exercises that exist but could not be graded
+    ran = bool(data) and not kind and not outcome.timed_out
+    for ex_id in expected:  # the assignment's items that the submission does not answer, or that did not run
         if ex_id not in row.results:
-            row.results[ex_id] = "not_run"
-            row.messages[ex_id] = f"NOT RUN {ex_id}: {row.detail or row.status}"
+            row.results[ex_id] = "missing" if ran else "not_run"
+            row.messages[ex_id] = (f"MISSING {ex_id}: the submission does not define it (it is part of the assignment)."
+                                   if ran else f"NOT RUN {ex_id}: {row.detail or row.status}")
+    row.expected = list(expected)
     return row
 
 
@@ -130,7 +193,8 @@ def _last_line(text: str) -> str:
 
 
 def grade_submission(sub: Submission, limits: Limits, slot: int,
-                     running: Optional[dict[int, subprocess.Popen]] = None) -> Row:
+                     running: Optional[dict[int, subprocess.Popen]] = None,
+                     assignment: Optional[Path] = None) -> Row:
     """Copy one submission to a scratch folder, grade it in the sandbox, clean up."""
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
@@ -141,9 +205,11 @@ def grade_submission(sub: Submission, limits: Limits, slot: int,
             if running is not None:
                 running[slot] = proc
 
-        expected = exercises_in([sub.path])
+        expected, note = expected_items(sub.path, assignment)
         outcome = run_sandboxed(target, scratch, limits, slot=slot, on_start=remember)
-        return row_from_outcome(sub.identifier, outcome, limits, expected)
+        row = row_from_outcome(sub.identifier, outcome, limits, expected)
+        row.detail = "; ".join(filter(None, [flags_for(sub.path), note, row.detail]))
+        return row
     except Exception as exc:  # noqa: BLE001  (one broken submission never stops the class)
         return Row(sub.identifier, status="grader_error", detail=f"{type(exc).__name__}: {exc}")
     finally:
@@ -207,7 +273,7 @@ def write_feedback(folder: Path, row: Row) -> Path:
     """The student's feedback as Markdown: the same messages their check() cells show."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"# Feedback for {row.identifier}", "",
-             f"**{row.total} of {len(row.results)} exercises passed.**", ""]
+             f"**{row.total} of {len(row.expected) or len(row.results)} exercises passed.**", ""]
     if row.status != "graded":
         lines += [f"Note from the grader: {row.status} - {row.detail}", ""]
     elif row.detail:
@@ -254,7 +320,7 @@ def outputs_for(out: Path) -> tuple[Path, Path]:
 
 
 def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
-                      progress: bool = True, log=print) -> int:
+                      progress: bool = True, log=print, assignment: Optional[Path] = None) -> int:
     """Grade every submission below ``root`` not yet in ``out``; return how many were graded now."""
     from tqdm.auto import tqdm
 
@@ -267,7 +333,10 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
     if not subs:
         log(f"No notebooks (*.ipynb) found below {root}.", file=sys.stderr)
         return 0
-    book = Gradebook(out, exercises_in(s.path for s in subs))
+    columns: list[str] = []
+    for sub in subs:
+        columns += [ex for ex in expected_items(sub.path, assignment)[0] if ex not in columns]
+    book = Gradebook(out, columns)
     chart, feedback = outputs_for(out)
     todo = [s for s in subs if s.identifier not in book.done]
     if len(todo) < len(subs):
@@ -281,7 +350,7 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
     def job(sub: Submission) -> Row:
         slot = slots.get()
         try:
-            return grade_submission(sub, limits, slot, running)
+            return grade_submission(sub, limits, slot, running, assignment)
         finally:
             slots.put(slot)
 
