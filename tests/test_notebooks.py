@@ -64,10 +64,23 @@ def test_learner_workbook_runs_and_every_check_says_not_implemented(path, tmp_pa
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     checks = [c for c in nb.cells if c.cell_type == "code" and c.source.strip().startswith("check(")]
     assert checks
+    from course_utils.catalogue import registry
+    from course_utils.grading.engine import DEBUG_NUDGE
+
     for cell in checks:
         text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
-        assert "NOT IMPLEMENTED YET" in text, (cell.source, text)
+        ex_id = cell.source.strip()[len("check("):].split(")")[0].split(",")[0].strip()
+        handed_out = next(c.source for c in nb.cells if c.cell_type == "code" and c.source.startswith(f"def {ex_id}("))
+        if registry()[ex_id].kind == "debug" and "NotImplementedError" not in handed_out:  # its bug: found, not named
+            assert "FAILED" in text and DEBUG_NUDGE[:40] in text, (cell.source, text)
+        else:
+            assert "NOT IMPLEMENTED YET" in text, (cell.source, text)
+    for cell in nb.cells:  # predictions are asked, not answered, and reveal waits for a commitment
+        if cell.cell_type == "code" and cell.source.strip().startswith("reveal("):
+            text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            assert "Commit a prediction first" in text, text
     solutions = nbformat.read(str(ROOT / "solutions" / path.name), as_version=4)
+    debug_cells = sum("### BEGIN BUGGY" in c.source for c in solutions.cells if c.cell_type == "code")
     n_markers = sum(c.source.count("### BEGIN SOLUTION") for c in solutions.cells if c.cell_type == "code")
     n_stubs = sum(c.source.count("# YOUR CODE HERE") for c in nb.cells if c.cell_type == "code")
-    assert n_markers == n_stubs > 0
+    assert n_markers - debug_cells == n_stubs and n_markers > 0

@@ -229,6 +229,8 @@ def _na_cases():
         Case("a batch of 100", fixed(advantages=torch.randn(100, generator=g) * 30 + 7)),
         Case("constant advantages", fixed(advantages=torch.full((5,), 3.0)),
              why="the standard deviation is 0: eps keeps the result finite (all zeros)"),
+        Case("eps passed explicitly: eps = 0.5", fixed(advantages=torch.tensor([1.0, 2.0, 3.0]), eps=0.5),
+             why="std 1, so the result is [-1, 0, 1] / 1.5: the eps argument must be used, whatever its value"),
     ]
 
 
@@ -243,6 +245,10 @@ EXERCISES.append(Exercise(
         Mistake("no centring", lambda advantages, eps=1e-8: advantages / (advantages.std() + eps),
                 "the mean was not subtracted: after normalisation about half the advantages should be negative, "
                 "which is what pushes bad actions down."),
+        Mistake("eps hard-coded", lambda advantages, eps=1e-8: (advantages - advantages.mean())
+                / (advantages.std() + 1e-8),
+                "eps = 0.5 was passed, and your result is what a constant 1e-8 gives: use the eps argument (the "
+                "caller sets it), not a number of your own."),
         Mistake("no eps", lambda advantages, eps=1e-8: (advantages - advantages.mean()) / advantages.std(),
                 "without eps a batch of identical advantages divides 0 by 0 and gives NaN."),
         Mistake("population std", lambda advantages, eps=1e-8: (advantages - advantages.mean())

@@ -20,6 +20,13 @@ def _ratios(r: list[float], base: float = -1.0) -> dict[str, torch.Tensor]:
     return {"logp": logp_old + torch.tensor(r).log(), "logp_old": logp_old}
 
 
+def _dual_clip(logp, logp_old, advantages, clip_eps, c=3.0):
+    """Dual-clip PPO: the clipped objective, bounded below by c A where A < 0 (a known variant, not this loss)."""
+    objective = torch.min(*_clip_terms(logp, logp_old, advantages, clip_eps))
+    advantages = advantages.detach()
+    return -torch.where(advantages < 0, torch.max(objective, c * advantages), objective).mean()
+
+
 def _clip_cases():
     g = gen(1801)
     hand = _ratios([0.5, 1.0, 1.5, 1.5, 0.7])
@@ -92,6 +99,10 @@ EXERCISES.append(Exercise(
             logp, logp_old, advantages, clip_eps, detach_adv=False)).mean(),
                 "gradient flows into the advantages. They come from the critic and must act as constant weights "
                 "here: detach them."),
+        Mistake("dual clip", _dual_clip,
+                "this is dual-clip PPO (Ye et al., 2020): for a negative advantage it also bounds the objective "
+                "below by c A (c = 3), so that a huge ratio cannot produce a huge loss. A sound variant, but this "
+                "exercise is the original clipped objective of Schulman et al. (2017): drop the extra lower bound."),
     ],
     hints=[
         "How do you get the probability ratio r = pi(a|s) / pi_old(a|s) from log-probabilities? And why would PPO "

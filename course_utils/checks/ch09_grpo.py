@@ -28,6 +28,8 @@ def _gra_cases():
         Case("16 prompts x 8 answers, rewards in [0, 1]", fixed(rewards=torch.rand(16, 8, generator=g))),
         Case("3 prompts x 5 answers on different scales",
              fixed(rewards=torch.randn(3, 5, generator=g) * torch.tensor([[1.0], [10.0], [100.0]]))),
+        Case("eps passed explicitly: eps = 0.5", fixed(rewards=torch.tensor([[0.0, 1.0, 2.0]]), eps=0.5),
+             why="std 1, so [-1, 0, 1] / 1.5: the eps argument must be used, whatever its value"),
     ]
 
 
@@ -52,6 +54,10 @@ EXERCISES.append(Exercise(
                 / (rewards.std(1, keepdim=True, unbiased=False) + eps),
                 "you used the population standard deviation (divide by G); use torch's default, Bessel-corrected "
                 "std (divide by G - 1), as the GRPO implementations do."),
+        Mistake("eps hard-coded", lambda rewards, eps=1e-8: (rewards - rewards.mean(1, keepdim=True))
+                / (rewards.std(1, keepdim=True) + 1e-8),
+                "eps = 0.5 was passed, and your result is what a constant 1e-8 gives: use the eps argument (the "
+                "caller sets it), not a number of your own."),
         Mistake("no centring", lambda rewards, eps=1e-8: rewards / (rewards.std(1, keepdim=True) + eps),
                 "the group mean was not subtracted. The mean is the baseline: an answer is good when it beats the "
                 "other answers to its prompt, so about half of each group should get a negative advantage."),

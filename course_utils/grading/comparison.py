@@ -126,9 +126,10 @@ def dtype_problem(got: torch.Tensor, expected: torch.Tensor) -> tuple[Optional[s
         return (f"Your result has dtype {str(got.dtype).replace('torch.', '')}, but integer indices "
                 f"({str(expected.dtype).replace('torch.', '')}) are expected: use .long() on the result."), None
     if expected.is_floating_point() and got.dtype != expected.dtype:
-        return None, (f"Your result has dtype {str(got.dtype).replace('torch.', '')}; the course uses "
-                      f"{str(expected.dtype).replace('torch.', '')}. It was accepted, but mixing dtypes "
-                      "can raise errors inside a network.")
+        return None, (f"Your result has dtype {str(got.dtype).replace('torch.', '')}, but the inputs (and the "
+                      f"answer) are {str(expected.dtype).replace('torch.', '')}: something in your function changed "
+                      "the dtype (a constant tensor of another dtype, torch.tensor of a Python list, NumPy). It was "
+                      "accepted; keeping the inputs' dtype avoids errors inside a network.")
     return None, None
 
 

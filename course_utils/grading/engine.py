@@ -224,8 +224,9 @@ def _grade_case(ex: Exercise, fn: Callable[..., Any], case: Case, index: int, to
         if got_grads is None:
             if why == "detached":
                 return fail("the value is right, but it is cut off from the autograd graph, so no gradient "
-                            "reaches the inputs. Avoid .item(), .numpy(), .detach() or torch.tensor(...) on "
-                            "the inputs inside the function.", expected="a tensor with a grad_fn",
+                            "reaches the inputs: was it computed under torch.no_grad(), or through .item(), "
+                            ".numpy(), .detach() or torch.tensor(...) of the inputs? A loss (or anything a loss "
+                            "is built from) must be computed with gradients on.", expected="a tensor with a grad_fn",
                             got="a tensor with requires_grad=False")
             return fail("the value is right, but back-propagating through it failed.", details=why)
         for name in expected_grads:
