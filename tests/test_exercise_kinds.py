@@ -156,3 +156,22 @@ def test_grader_reports_the_help_a_notebook_used():
     hint("gae")
     results = grade_source({"gae": registry()["gae"].answer}, "def gae(rewards):\n    pass\nhint('gae')\n")
     assert results["gae"]["passed"] and results["gae"]["help"] == "2 hints"
+
+
+def test_feedback_names_the_cause_of_what_an_outside_test_found():
+    def approx_kl(logp, logp_old):
+        with torch.no_grad():
+            ratio = torch.exp(logp - logp_old)
+            return ((ratio - 1) - torch.log(ratio)).mean()
+
+    assert "torch.no_grad()" in course_utils.grade("approx_kl", approx_kl).message
+
+    def discounted_return(rewards, gamma):  # float64 constants turn a float32 episode into float64
+        return (torch.tensor([gamma**t for t in range(len(rewards))], dtype=torch.float64) * rewards).sum()
+
+    res = course_utils.grade("discounted_return", discounted_return)
+    assert res.passed and any("differs" in n or "inputs" in n for n in res.notes), res.notes
+
+    for ex_id in ("normalize_advantages", "group_relative_advantages"):
+        mistake = next(m for m in registry()[ex_id].mistakes if m.name == "eps hard-coded")
+        assert "eps argument" in course_utils.grade(ex_id, mistake.fn).message
