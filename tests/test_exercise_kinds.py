@@ -175,3 +175,11 @@ def test_feedback_names_the_cause_of_what_an_outside_test_found():
     for ex_id in ("normalize_advantages", "group_relative_advantages"):
         mistake = next(m for m in registry()[ex_id].mistakes if m.name == "eps hard-coded")
         assert "eps argument" in course_utils.grade(ex_id, mistake.fn).message
+
+
+def test_progress_bar_labels_do_not_wrap():
+    from course_utils.trainers.kit import bar_label
+
+    label = bar_label("REINFORCE CartPole-v1")
+    assert " " not in label and "-" not in label and label.replace("\u00a0", " ").replace("\u2011", "-") == (
+        "REINFORCE CartPole-v1")

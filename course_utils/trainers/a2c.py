@@ -49,7 +49,7 @@ from course_utils.experiments.lambda_sweep import LAMBDA_SWEEP, load_lambda_swee
 from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History
-from course_utils.trainers.kit import clip_grad_norm, plug_in
+from course_utils.trainers.kit import bar_label, clip_grad_norm, plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["ActorCritic", "train_a2c", "bootstrapped_returns", "lambda_returns", "a2c_loss"]
@@ -250,7 +250,7 @@ def train_a2c(
         running_return, steps = np.zeros(N), 0
 
         history = History(config=config)
-        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=f"A2C {env_id}")
+        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=bar_label(f"A2C {env_id}"))
         start = time.perf_counter()
         while steps < total_steps:
             # ---- rollout: T steps in each of N environments. Acting needs no gradient: the actor runs

@@ -37,7 +37,7 @@ from course_utils.answers import group_relative_advantages, grpo_loss, ppo_clip_
 from course_utils.experiments.grpo_comparison import cache_path  # noqa: F401  (lesson 09 loads the cache from here)
 from course_utils.rl.policies import mlp
 from course_utils.trainers.history import History
-from course_utils.trainers.kit import plug_in
+from course_utils.trainers.kit import bar_label, plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["SortTask", "SequencePolicy", "group_relative_advantages", "grpo_loss", "train_grpo", "train_ppo_critic",
@@ -192,7 +192,7 @@ def train_ppo_critic(
         optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
         L, n = task.prompt_len, answers_per_iteration
         start = time.perf_counter()
-        for _ in tqdm(range(iterations), disable=not progress, desc="PPO + critic"):
+        for _ in tqdm(range(iterations), disable=not progress, desc=bar_label("PPO + critic")):
             prompts = task.prompts(n, generator)
             answers = policy.generate(prompts, generator)
             rewards = task.reward(prompts, answers)

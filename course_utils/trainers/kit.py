@@ -7,7 +7,8 @@
 - :func:`clip_grad_norm`, a cheap global gradient-norm clip (A2C, PPO);
 - :class:`RunningMeanStd`, running normalisation statistics (PPO);
 - :func:`play_episodes` and :func:`evaluate_policy`, seeded evaluation episodes of any policy
-  or of a trained PPO agent (PPO, benchmarks).
+  or of a trained PPO agent (PPO, benchmarks);
+- :func:`bar_label`, a progress bar's label that JupyterLab does not break across lines.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["plug_in", "Plugged", "clip_grad_norm", "RunningMeanStd", "evaluate_policy", "play_episodes"]
+__all__ = ["plug_in", "Plugged", "clip_grad_norm", "RunningMeanStd", "evaluate_policy", "play_episodes", "bar_label"]
 
 
 class Plugged:
@@ -118,3 +119,9 @@ def evaluate_policy(agent, env_id: str, episodes: int = 10, seed: int = 10_000,
         return np.clip(action, space.low, space.high) if agent.continuous else action
 
     return play_episodes(act, env_id, episodes, seed)
+
+
+def bar_label(text: str) -> str:
+    """``text`` with non-breaking spaces and hyphens: the notebook progress bar's label area is
+    narrow, and "REINFORCE CartPole-v1" would otherwise wrap after "CartPole-"."""
+    return text.replace(" ", "\u00a0").replace("-", "\u2011")

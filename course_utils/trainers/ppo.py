@@ -37,7 +37,7 @@ from course_utils.answers import adaptive_kl_beta, approx_kl, clipped_value_loss
 from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History
-from course_utils.trainers.kit import RunningMeanStd, clip_grad_norm, evaluate_policy, plug_in  # noqa: F401
+from course_utils.trainers.kit import RunningMeanStd, bar_label, clip_grad_norm, evaluate_policy, plug_in  # noqa: F401
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["PPOConfig", "ZOO", "ppo_config", "train_ppo", "evaluate_policy", "ppo_clip_loss", "approx_kl",
@@ -233,7 +233,7 @@ def train_ppo(
         raw_obs, _ = envs.reset(seed=cfg.seed)
         prev_done, running_return = np.zeros(N, dtype=bool), np.zeros(N)  # prev_done: next step is a reset step
         beta, steps = cfg.kl_beta, 0
-        bar = tqdm(total=cfg.total_steps, disable=not progress, unit="step", desc=f"PPO {cfg.env_id}")
+        bar = tqdm(total=cfg.total_steps, disable=not progress, unit="step", desc=bar_label(f"PPO {cfg.env_id}"))
         start = time.perf_counter()
         while steps < cfg.total_steps:
             # ---- rollout: T steps of N envs; all sampling noise drawn at once

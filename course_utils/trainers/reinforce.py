@@ -34,7 +34,7 @@ from course_utils import answers
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
 from course_utils.rl.rollout import Episode, collect_episodes
 from course_utils.trainers.history import History
-from course_utils.trainers.kit import plug_in
+from course_utils.trainers.kit import bar_label, plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["train_reinforce", "mse_value_loss"]
@@ -129,7 +129,7 @@ def train_reinforce(
 
         history = History(config=config)
         plot = _LivePlot(env_id) if live_plot else None
-        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=f"REINFORCE {env_id}")
+        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=bar_label(f"REINFORCE {env_id}"))
         start = time.perf_counter()
         steps = 0
         while steps < total_steps:

@@ -34,7 +34,7 @@ from course_utils.answers.trust_region import (conjugate_gradient, fisher_vector
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet
 from course_utils.rl.rollout import RolloutCollector, make_vector_env
 from course_utils.trainers.history import History
-from course_utils.trainers.kit import plug_in
+from course_utils.trainers.kit import bar_label, plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["train_trpo", "kl_categorical", "kl_diag_gaussian", "conjugate_gradient",
@@ -138,7 +138,7 @@ def train_trpo(
 
         history = History(config=config)
         history.trpo = {"kl": [], "backtracks": [], "expected_improvement": [], "surrogate_improvement": []}
-        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=f"TRPO {env_id}")
+        bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=bar_label(f"TRPO {env_id}"))
         start = time.perf_counter()
         while collector.global_step < total_steps:
             # ---- rollout and GAE advantages
