@@ -73,12 +73,8 @@ def _submissions(folder: Path, precious: Path, port: int, sandboxed: bool) -> No
     _write(folder, "shrinker/00_setup.ipynb", shrunk)
     copier = nbformat.read(str(ROOT / "exercises/00_setup.ipynb"), as_version=4)
     cell = next(c for c in copier.cells if c.source.startswith("def undiscounted_return"))
-    cell.source = ("from course_utils.catalogue import registry
-
-"
-                   "def undiscounted_return(rewards):
-    return registry()['undiscounted_return'].answer(rewards)
-")
+    cell.source = ("from course_utils.catalogue import registry\n\n"
+                   "def undiscounted_return(rewards):\n    return registry()['undiscounted_return'].answer(rewards)\n")
     _write(folder, "copier/00_setup.ipynb", copier)
 
 
