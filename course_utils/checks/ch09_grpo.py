@@ -28,8 +28,10 @@ def _gra_cases():
         Case("16 prompts x 8 answers, rewards in [0, 1]", fixed(rewards=torch.rand(16, 8, generator=g))),
         Case("3 prompts x 5 answers on different scales",
              fixed(rewards=torch.randn(3, 5, generator=g) * torch.tensor([[1.0], [10.0], [100.0]]))),
-        Case("eps passed explicitly: eps = 0.5", fixed(rewards=torch.tensor([[0.0, 1.0, 2.0]]), eps=0.5),
-             why="std 1, so [-1, 0, 1] / 1.5: the eps argument must be used, whatever its value"),
+        Case("eps passed explicitly: eps = 0.5", fixed(rewards=torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]]),
+                                                        eps=0.5),
+             why="std 1, so the first group gives [-1, 0, 1] / 1.5 and the second zeros: the eps argument must be "
+                 "used, whatever its value"),
     ]
 
 
