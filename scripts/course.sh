@@ -17,4 +17,6 @@ fi
 "$VENV/bin/jupyter" trust notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb >/dev/null 2>&1 ||
     echo "(could not mark the notebooks as trusted: sliders appear once you run their cells)"
 echo "Starting JupyterLab on notebooks/00_setup.ipynb. Stop it with Ctrl+C (twice)."
-exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" notebooks/00_setup.ipynb ${extra[@]+"${extra[@]}"} "$@"
+# default_url: the link JupyterLab prints (remote machine, --no-browser) and the bare address open lesson 00
+exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb \
+    notebooks/00_setup.ipynb ${extra[@]+"${extra[@]}"} "$@"

@@ -113,5 +113,7 @@ def test_open_the_course_command_starts_jupyterlab(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode is not None
+    printed = proc.stdout.read().decode()
+    assert f"127.0.0.1:{port}/lab/tree/notebooks/00_setup.ipynb?token=" in printed, printed[-2000:]  # the link lands on lesson 00
     if os.geteuid() == 0:  # a container or cloud VM: the command works without an extra flag, and says why
-        assert "adding --allow-root" in proc.stdout.read().decode()
+        assert "adding --allow-root" in printed
