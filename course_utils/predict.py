@@ -22,7 +22,8 @@ from course_utils.grading import progress_file as _progress
 from course_utils.grading.spec import Prediction
 
 
-# Predictions committed in this kernel, {id: choice}: what the grading cell of a batch run reads.
+# Predictions committed in this kernel, {id: choice}; reveal() looks here first. (The notebook grader reads
+# the progress file of its run, where every commitment is recorded too.)
 _COMMITTED: dict[str, str] = {}
 
 
