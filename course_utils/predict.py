@@ -20,29 +20,12 @@ from typing import Any, Optional
 from course_utils.catalogue import predictions
 from course_utils.grading import progress_file as _progress
 from course_utils.grading.spec import Prediction
+from course_utils.workbook import _in_kernel
 
 
 # Predictions committed in this kernel, {id: choice}; reveal() looks here first. (The notebook grader reads
 # the progress file of its run, where every commitment is recorded too.)
 _COMMITTED: dict[str, str] = {}
-
-
-def committed() -> dict[str, str]:
-    """The predictions committed in this Python process, {prediction id: chosen key}."""
-    return dict(_COMMITTED)
-
-
-def _bank() -> dict[str, Prediction]:
-    return predictions()
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class _Box:
@@ -100,7 +83,7 @@ def predict(prediction_id: str, choice: Optional[str] = None) -> None:
 
     Without ``choice``: buttons in JupyterLab, or the question and how to answer elsewhere.
     """
-    p = _bank().get(prediction_id)
+    p = predictions().get(prediction_id)
     if p is None:
         print(f"There is no prediction called {prediction_id!r}.")
         return
@@ -160,7 +143,7 @@ def _buttons(p: Prediction) -> bool:
 
 def reveal(prediction_id: str) -> None:
     """Show your prediction, the right answer and why (after the demo has run)."""
-    p = _bank().get(prediction_id)
+    p = predictions().get(prediction_id)
     if p is None:
         print(f"There is no prediction called {prediction_id!r}.")
         return
