@@ -8,8 +8,13 @@ up by its id:
     exercise_ids()              the ids, in course order
     grade(exercise_id, fn)      grade a function, no display, no progress (the programmatic API)
     grade_source(namespace, source)
-                                grade every exercise function a notebook's code defines; what
-                                the grading cell of :mod:`course_utils.grading.protocol` calls
+                                grade every exercise function a notebook's code defines, in
+                                that namespace (no process boundary)
+    observe_source(namespace, source)
+                                run (not judge) every exercise function a notebook's code defines:
+                                plain data, what the grading cell of :mod:`course_utils.grading.protocol`
+                                prints inside the (sandboxed) kernel
+    judge_observations(payload) judge that data in a process that never ran the learner's code
 """
 from __future__ import annotations
 
@@ -28,13 +33,15 @@ from course_utils.checks import (
     ch08_ppo,
     ch09_grpo,
 )
-from course_utils.grading import progress_file
+from course_utils.grading import progress_file, transport
 from course_utils.grading.engine import grade_exercise, unknown_exercise
+from course_utils.grading.judge import judge_exercise
+from course_utils.grading.observe import observe_exercise
 from course_utils.grading.result import Result
 from course_utils.grading.spec import Exercise, Prediction
 
 __all__ = ["registry", "exercise_ids", "grade", "defined_exercises", "grade_namespace", "grade_source",
-           "predictions", "items"]
+           "observe_source", "judge_observations", "predictions", "items"]
 
 # the chapters' checks, in course order: add a chapter's module here
 CHAPTERS = [ch00_setup, ch01_log_derivative_trick, ch02_reinforce, ch03_baselines, ch04_actor_critic, ch05_gae,
@@ -154,4 +161,51 @@ def grade_source(namespace: dict[str, Any], source: str) -> dict[str, dict[str, 
         used = progress_file.help_used(data["exercises"].get(ex_id, {}))
         if used:
             res["help"] = used
+    return results
+
+
+def observe_source(namespace: dict[str, Any], source: str) -> dict[str, Any]:
+    """The untrusted half of :func:`grade_source`, run inside the kernel: every exercise function
+    that ``source`` defines is called on its cases, nothing is compared. Returns plain JSON data:
+    ``{"exercises": {id: observations (transport form) or {"missing": True}}, "predictions":
+    {id: result}, "help": {id: hints and answers used}}``, for :func:`judge_observations`."""
+    exercises: dict[str, Any] = {}
+    for ex_id in defined_exercises(source):
+        fn = namespace.get(ex_id)
+        exercises[ex_id] = transport.encode(observe_exercise(registry()[ex_id], fn)) if callable(fn) else {"missing": True}
+    data, _ = progress_file.load()  # hints and answers used while the notebook ran
+    helped = {ex_id: progress_file.help_used(entry) for ex_id, entry in data["exercises"].items()}
+    return {"exercises": exercises, "predictions": prediction_results(asked_predictions(source)),
+            "help": {k: v for k, v in helped.items() if v}}
+
+
+def judge_observations(payload: Any) -> dict[str, dict[str, Any]]:
+    """The trusted half: {id: {passed, status, message[, help]}} from :func:`observe_source`'s data,
+    judged here against the answers on inputs rebuilt here. The payload came from learner-controlled
+    code, so it is read defensively: unknown ids are ignored, a malformed entry fails."""
+    payload = payload if isinstance(payload, dict) else {}
+    results: dict[str, dict[str, Any]] = {}
+    for ex_id, observed in dict(payload.get("exercises") or {}).items():
+        ex = registry().get(str(ex_id))
+        if ex is None:
+            continue
+        if not isinstance(observed, dict) or observed.get("missing"):
+            results[ex.id] = {"passed": False, "status": "missing", "message": f"MISSING {ex.id}: the notebook does "
+                              "not define this function when run top to bottom."}
+            continue
+        try:
+            res = judge_exercise(ex, transport.decode(observed))
+        except Exception as exc:  # noqa: BLE001  (malformed data from the kernel)
+            res = Result(exercise_id=ex.id, passed=False, status="failed",
+                         message=f"FAILED {ex.id}: the grader could not read what the notebook's kernel sent back "
+                                 f"({type(exc).__name__}).")
+        results[ex.id] = {"passed": res.passed, "status": res.status, "message": res.message}
+    for p_id, res in dict(payload.get("predictions") or {}).items():
+        if p_id in predictions() and isinstance(res, dict):
+            passed = res.get("passed") is True
+            results[p_id] = {"passed": passed, "status": "passed" if passed else "missing",
+                             "message": str(res.get("message", ""))[:1000]}
+    for ex_id, used in dict(payload.get("help") or {}).items():
+        if ex_id in results and used:
+            results[ex_id]["help"] = str(used)[:300]
     return results

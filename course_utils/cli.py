@@ -10,6 +10,8 @@
     grade-submissions DIR --out gradebook.csv
                              grade a folder of collected workbooks in a sandbox (instructors)
     site [--out DIR]         build the course website, offline HTML, into build/site/ (site --help)
+    hosted --stamp|--check   the set-up block that lets each notebook run in a bare hosted kernel
+                             (Colab, Kaggle): write it into the notebooks, or check it (hosted --help)
 """
 from __future__ import annotations
 
@@ -82,6 +84,13 @@ def _defined_exercises(code: str) -> list[str]:
     return defined_exercises(code)
 
 
+def _judge_observations(observed: dict) -> dict:
+    """Judge, here, what a workbook's kernel observed (loads the catalogue, hence torch)."""
+    from course_utils.catalogue import judge_observations
+
+    return judge_observations(observed)
+
+
 def _record_progress(results: dict) -> None:
     """What ``check NOTEBOOK`` found goes into the learner's progress file, as ``check(...)`` does."""
     from course_utils.catalogue import registry
@@ -97,7 +106,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     worst = 0
     for path in args.notebooks:
-        report = grade_notebook(Path(path), cell_timeout=args.cell_timeout, defined_exercises=_defined_exercises)
+        report = grade_notebook(Path(path), _judge_observations, cell_timeout=args.cell_timeout,
+                                defined_exercises=_defined_exercises)
         print(report.summary())
         _record_progress(report.results)
         for ex_id, res in report.results.items():
@@ -162,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         from course_utils.site import main as site_main
 
         return site_main(argv[1:])
+    if argv[:1] == ["hosted"]:  # its options live in course_utils/hosted.py
+        from course_utils.hosted import main as hosted_main
+
+        return hosted_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade_submissions)
     sub.add_parser("site", help="build the course website into build/site/ (site --help: its options)")
+    sub.add_parser("hosted", help="write/check the set-up block for hosted kernels (hosted --help: its options)")
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -23,8 +23,7 @@ import math
 import torch
 
 from course_utils.checks._common import gen
-from course_utils.grading.guard import call_guarded
-from course_utils.grading.spec import Case, Exercise, Mistake
+from course_utils.grading.spec import Case, Exercise, ExtraCheck, Mistake
 from course_utils import answers
 
 CHAPTER = "07 TRPO"
@@ -137,12 +136,16 @@ def _cg_cases():
     ]
 
 
-def _cg_residual_check(fn) -> str | None:
-    """float32, 200 x 200, condition 1e5, 10 iterations: the residual must match the answer's within 1%."""
+def _cg_residual_args() -> dict:
+    """float32, 200 x 200, condition 1e5, 10 iterations (built on both sides of the batch grader)."""
     A = spd_matrix(200, 1e5, 21, dtype=torch.float32)
     b = torch.randn(200, generator=gen(22))
-    expected = answers.conjugate_gradient(lambda v: A @ v, b.clone(), 10)
-    out = call_guarded(fn, {"Avp": MatrixProduct(A, "v -> A v"), "b": b.clone(), "iters": 10, "tol": 1e-10}, 3.0)
+    return {"Avp": MatrixProduct(A, "v -> A v"), "b": b, "iters": 10, "tol": 1e-10}
+
+
+def _cg_residual_judge(args: dict, out) -> str | None:
+    """The residual of the learner's x must match the answer's within 1%."""
+    A, b = args["Avp"].A, args["b"]
     if out.kind != "ok":
         return "on a float32 system (200 x 200, condition 1e5) your function " + (
             "did not finish in time." if out.kind == "timeout" else "raised an error:\n" + out.error)
@@ -150,6 +153,7 @@ def _cg_residual_check(fn) -> str | None:
         x = torch.as_tensor(out.value, dtype=torch.float32).reshape(200)
     except Exception:  # noqa: BLE001
         return "on a float32 system (200 x 200) your function did not return a vector of 200 numbers."
+    expected = answers.conjugate_gradient(lambda v: A @ v, b.clone(), 10)
     res_ref = float(torch.linalg.vector_norm(b - A @ expected))
     res = float(torch.linalg.vector_norm(b - A @ x))
     if not math.isfinite(res) or abs(res - res_ref) > 0.01 * res_ref:
@@ -168,7 +172,7 @@ EXERCISES.append(Exercise(
     signature="conjugate_gradient(Avp callable v -> A v, b (P,), iters int = 10, tol float = 1e-10) -> (P,)",
     answer=answers.conjugate_gradient,
     cases=_cg_cases,
-    extra_checks=(_cg_residual_check,),
+    extra_checks=(ExtraCheck(_cg_residual_args, _cg_residual_judge),),
     mistakes=[
         Mistake("no early stop", _cg_no_stop,
                 "once the residual is 0 (the system is solved), the next step computes 0 / 0 and fills x with NaN. "

@@ -3,7 +3,9 @@
 ``python -m course_utils grade-submissions SUBMISSIONS_DIR --out gradebook.csv`` finds every
 ``*.ipynb`` below ``SUBMISSIONS_DIR`` (per-student subfolders are fine; the identifier is the
 path relative to it, without ``.ipynb``), copies each into a scratch folder (the submissions
-themselves are never modified), runs it in :mod:`course_utils.classroom.sandbox` and writes:
+themselves are never modified), runs it in :mod:`course_utils.classroom.sandbox` (where the
+learner's kernel only calls its functions on the checks' cases), judges what came back in this
+process (which never runs learner code: :func:`course_utils.catalogue.judge_observations`) and writes:
 
 * ``gradebook.csv``: one row per submission (identifier, one column per exercise, total,
   max, status, runtime in seconds, detail), written with the ``csv`` module so names such as
@@ -151,17 +153,29 @@ def flags_for(path: Path) -> str:
             if found else "")
 
 
-def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str]) -> Row:
-    """Turn what the sandboxed child left behind into a gradebook row with a clear status."""
+def judge_outcome(outcome: ChildOutcome) -> dict[str, dict[str, Any]]:
+    """Judge, in this process (which never runs learner code), what the sandboxed kernel observed:
+    {exercise id: {passed, status, message[, help]}}. Call it from the main thread (the time limit
+    on replaying a catalogued mistake uses SIGALRM)."""
+    from course_utils.catalogue import judge_observations
+
+    data = outcome.data if isinstance(outcome.data, dict) else {}
+    return judge_observations(data.get("observed") or {})
+
+
+def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str],
+                     results: Optional[dict[str, dict[str, Any]]] = None) -> Row:
+    """Turn what the sandboxed child left behind, and the verdicts on it (``results``, from
+    :func:`judge_outcome` when None), into a gradebook row with a clear status."""
     row = Row(identifier, runtime_s=outcome.runtime_s)
-    data = outcome.data or {}
+    data = outcome.data if isinstance(outcome.data, dict) else {}
     helped = []
-    for ex_id, res in data.get("results", {}).items():
+    for ex_id, res in (judge_outcome(outcome) if results is None else results).items():
         row.results[ex_id] = res["status"]
         row.messages[ex_id] = res["message"] + (f"\n(help used: {res['help']})" if res.get("help") else "")
         if res.get("help"):
             helped.append(f"{ex_id} ({res['help']})")
-    kind = data.get("kind", "")
+    kind = str(data.get("kind", ""))
     if outcome.timed_out:
         row.status = "timeout"
         row.detail = f"stopped after the total limit of {limits.total_timeout_s} s"
@@ -172,9 +186,9 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
         row.detail = f"the grading process ended without a result ({why}); {_last_line(outcome.stderr_tail)}"
     elif kind:
         row.status = kind
-        row.detail = data.get("error", "")
+        row.detail = str(data.get("error", ""))[:500]
     if data.get("cell_error"):
-        row.detail = "; ".join(filter(None, [row.detail, "first error in " + data["cell_error"]]))
+        row.detail = "; ".join(filter(None, [row.detail, "first error in " + str(data["cell_error"])[:300]]))
     if helped:
         row.detail = "; ".join(filter(None, [row.detail, "help used: " + ", ".join(helped)]))
     ran = bool(data) and not kind and not outcome.timed_out
@@ -192,10 +206,31 @@ def _last_line(text: str) -> str:
     return lines[-1][:200] if lines else "no error output"
 
 
-def grade_submission(sub: Submission, limits: Limits, slot: int,
-                     running: Optional[dict[int, subprocess.Popen]] = None,
-                     assignment: Optional[Path] = None) -> Row:
-    """Copy one submission to a scratch folder, grade it in the sandbox, clean up."""
+@dataclass
+class Ran:
+    """A submission run in the sandbox, not judged yet (:func:`finish` judges it)."""
+
+    sub: Submission
+    outcome: ChildOutcome
+    expected: list[str]
+    note: str
+
+
+def finish(ran: Ran, limits: Limits) -> Row:
+    """Judge a sandboxed run in this process and make its gradebook row (flags and notes first)."""
+    try:
+        row = row_from_outcome(ran.sub.identifier, ran.outcome, limits, ran.expected)
+    except Exception as exc:  # noqa: BLE001  (one broken submission never stops the class)
+        return Row(ran.sub.identifier, status="grader_error", detail=f"{type(exc).__name__}: {exc}")
+    row.detail = "; ".join(filter(None, [flags_for(ran.sub.path), ran.note, row.detail]))
+    return row
+
+
+def run_submission(sub: Submission, limits: Limits, slot: int,
+                   running: Optional[dict[int, subprocess.Popen]] = None,
+                   assignment: Optional[Path] = None) -> Ran | Row:
+    """Copy one submission to a scratch folder, run it in the sandbox, clean up; a Row only when
+    the grader itself failed."""
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         target = scratch / "submission.ipynb"
@@ -206,16 +241,21 @@ def grade_submission(sub: Submission, limits: Limits, slot: int,
                 running[slot] = proc
 
         expected, note = expected_items(sub.path, assignment)
-        outcome = run_sandboxed(target, scratch, limits, slot=slot, on_start=remember)
-        row = row_from_outcome(sub.identifier, outcome, limits, expected)
-        row.detail = "; ".join(filter(None, [flags_for(sub.path), note, row.detail]))
-        return row
+        return Ran(sub, run_sandboxed(target, scratch, limits, slot=slot, on_start=remember), expected, note)
     except Exception as exc:  # noqa: BLE001  (one broken submission never stops the class)
         return Row(sub.identifier, status="grader_error", detail=f"{type(exc).__name__}: {exc}")
     finally:
         if running is not None:
             running.pop(slot, None)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def grade_submission(sub: Submission, limits: Limits, slot: int,
+                     running: Optional[dict[int, subprocess.Popen]] = None,
+                     assignment: Optional[Path] = None) -> Row:
+    """Run one submission in the sandbox and judge it here (:func:`run_submission`, :func:`finish`)."""
+    ran = run_submission(sub, limits, slot, running, assignment)
+    return finish(ran, limits) if isinstance(ran, Ran) else ran
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,8 +367,12 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
     mode, why = sandbox_mode()
     if mode != "bwrap":
         log(f"WARNING: {why}.\nGrading continues with resource limits only (memory, CPU, time, file size): "
-            "submissions are NOT isolated from the network or from your files. Install bubblewrap "
+            "submissions are NOT isolated from the network or from your files, and their code can read "
+            "the answer key (the comparison still runs outside their kernel). Install bubblewrap "
             "for real isolation.", file=sys.stderr)
+    import torch  # the judging happens in this process, one thread beside the sandboxes
+
+    torch.set_num_threads(1)
     subs = discover(root)
     if not subs:
         log(f"No notebooks (*.ipynb) found below {root}.", file=sys.stderr)
@@ -347,10 +391,10 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
         slots.put(k)
     running: dict[int, subprocess.Popen] = {}
 
-    def job(sub: Submission) -> Row:
+    def job(sub: Submission) -> Ran | Row:
         slot = slots.get()
         try:
-            return grade_submission(sub, limits, slot, running, assignment)
+            return run_submission(sub, limits, slot, running, assignment)
         finally:
             slots.put(slot)
 
@@ -362,7 +406,8 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
-                row = fut.result()
+                ran = fut.result()
+                row = finish(ran, limits) if isinstance(ran, Ran) else ran  # judged here, in the main thread
                 book.append(row)
                 write_feedback(feedback, row)
                 graded += 1

@@ -3,8 +3,8 @@
 The batch grader (:mod:`course_utils.classroom.batch`) calls :func:`run_sandboxed` once per
 submission. The submission is copied into a fresh scratch folder and executed there by
 ``python course_utils/classroom/sandbox.py NOTEBOOK RESULT_JSON CELL_TIMEOUT`` (the *child*),
-which runs it top to bottom in a new kernel with nbclient and grades every exercise function
-it defines with the same checks the learner saw, by the protocol of :mod:`course_utils.grading.protocol`
+which runs it top to bottom in a new kernel with nbclient and calls every exercise function it
+defines on the cases of the checks the learner saw, by the protocol of :mod:`course_utils.grading.protocol`
 (the one ``check NOTEBOOK`` uses).
 
 Layers of containment, outermost first:
@@ -22,9 +22,14 @@ Layers of containment, outermost first:
 * nbclient's per-cell timeout (the kernel is interrupted and the next cell runs) and a
   wall-clock limit on the whole child (killed with its process group).
 
-Without a usable bwrap only the resource limits remain: :func:`sandbox_mode` says so and the
-batch grader prints a warning. Grading is built to contain honest mistakes, not to stop a
-determined cheater: learner code shares the kernel with the grading code.
+Inside bwrap the answer key is not readable: ``course_utils/answers`` is replaced, module by
+module, by :mod:`course_utils.classroom.sealed_answers` (every answer raises), and the solved
+workbooks, the tests, the git history and ``build/`` are hidden. The kernel only *observes*
+(:func:`course_utils.catalogue.observe_source`): it calls the learner's functions on the cases and
+sends back plain data; the batch grader judges that data in its own process, which never runs
+learner code. Patching the grader inside the kernel can therefore change only the learner's own
+outputs. Without a usable bwrap only the resource limits remain (and the answer key is readable):
+:func:`sandbox_mode` says so and the batch grader prints a warning.
 """
 from __future__ import annotations
 
@@ -44,6 +49,8 @@ from typing import Any, Callable, Optional
 from course_utils.grading import protocol  # torch-free: the package imports lazily
 
 UID_BASE = 61000  # as root, worker slot k runs as uid/gid UID_BASE + k
+CHECKOUT = Path(__file__).resolve().parents[2]  # the course checkout this module belongs to
+MAX_RESULT_BYTES = 64 * 1024 * 1024  # a larger result file is not read (the row says: crashed)
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,30 @@ def _needed_under_private_dirs() -> list[str]:
     """Read-only paths the child needs that the private /tmp and /dev/shm would hide: the
     interpreter's environment and the course checkout itself (a clone under /tmp, as in CI)."""
     needed = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent),
-              str(Path(__file__).resolve().parents[2])}
+              str(CHECKOUT)}
     return sorted(p for p in needed if p.startswith(("/tmp/", "/dev/shm/")) and Path(p).exists())
+
+
+# What would reveal answers, hidden (an empty read-only folder) inside the sandbox: the solved
+# workbooks, the tests (correct alternatives), the git history, built sites. The answer key
+# itself is replaced module by module by sealed_answers.py.
+HIDDEN = ("solutions", "tests", ".git", "build")
+ANSWERS = CHECKOUT / "course_utils" / "answers"
+SEALED = Path(__file__).resolve().with_name("sealed_answers.py")
+
+
+def _masks() -> list[str]:
+    """bwrap arguments that hide the answer key and the solutions of this checkout."""
+    args: list[str] = []
+    for name in HIDDEN:
+        if (CHECKOUT / name).is_dir():
+            args += ["--tmpfs", str(CHECKOUT / name), "--remount-ro", str(CHECKOUT / name)]
+    if ANSWERS.is_dir():
+        args += ["--tmpfs", str(ANSWERS)]
+        for module in sorted({"__init__", *(p.stem for p in ANSWERS.glob("*.py"))}):
+            args += ["--ro-bind", str(SEALED), str(ANSWERS / f"{module}.py")]
+        args += ["--remount-ro", str(ANSWERS)]
+    return args
 
 
 def _bwrap_args(scratch: Path) -> list[str]:
@@ -100,7 +129,7 @@ def _bwrap_args(scratch: Path) -> list[str]:
             "--tmpfs", "/dev/shm"]
     for path in _needed_under_private_dirs():
         args += ["--ro-bind", path, path]
-    return args + ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    return args + _masks() + ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
 
 
 def _drop_privileges_fn(slot: int) -> Callable[[], None]:
@@ -203,7 +232,8 @@ def run_sandboxed(notebook: Path, scratch: Path, limits: Limits, slot: int = 0,
     runtime = time.monotonic() - start
     data = None
     try:
-        data = json.loads(result.read_text())
+        if result.stat().st_size <= MAX_RESULT_BYTES:
+            data = json.loads(result.read_text())
     except (OSError, ValueError):
         pass
     try:
@@ -244,10 +274,11 @@ def _first_error(nb: Any) -> str:
 
 
 def child_main(notebook: Path, result_path: Path, cell_timeout: int) -> int:
-    """Execute and grade one workbook; write ``{"results", "error", "cell_error", "kind"}`` as JSON."""
+    """Execute one workbook and observe its exercise functions; write ``{"observed", "error",
+    "cell_error", "kind"}`` as JSON (``observed``: what the grading cell printed, unjudged)."""
     import nbformat
 
-    out: dict[str, Any] = {"results": {}, "error": "", "cell_error": "", "kind": ""}
+    out: dict[str, Any] = {"observed": {}, "error": "", "cell_error": "", "kind": ""}
     try:
         nb = nbformat.read(str(notebook), as_version=4)
         nbformat.validate(nb)
@@ -260,8 +291,8 @@ def child_main(notebook: Path, result_path: Path, cell_timeout: int) -> int:
     # functions defined elsewhere in the notebook are still graded.
     out["kind"], out["error"] = protocol.execute(nb, notebook.parent, cell_timeout, interrupt_on_timeout=True)
     out["cell_error"] = _first_error(nb)
-    out["results"] = protocol.read_results(nb) or {}
-    if not out["results"] and not out["error"]:
+    out["observed"] = protocol.read_results(nb) or {}
+    if not out["observed"] and not out["error"]:
         out.update(kind="no_results", error="the grading cell produced no results")
     result_path.write_text(json.dumps(out))
     return 0

@@ -1,12 +1,16 @@
 """How a workbook file is graded: the one protocol of ``check NOTEBOOK`` and of the batch grader.
 
 1. **Skip**: code cells tagged ``skip-when-grading`` (long training demos) are removed.
-2. **Grade in the kernel**: one code cell is appended. It runs after the learner's cells, in
-   the same kernel, and calls :func:`course_utils.catalogue.grade_source` on the notebook's
-   globals and code: every exercise function the code defines is graded there, with the
-   checks the learner saw.
-3. **Results come back** as one line printed by that cell: :data:`MARK` followed by JSON,
-   ``{exercise id: {"passed": bool, "status": str, "message": str}}``, read by :func:`read_results`.
+2. **Observe in the kernel**: one code cell is appended. It runs after the learner's cells, in
+   the same kernel, and calls :func:`course_utils.catalogue.observe_source` on the notebook's
+   globals and code: every exercise function the code defines is called on the cases of the
+   checks the learner saw, and what it returned (values, gradients, errors) is recorded as
+   plain data. Nothing is compared in the kernel.
+3. **Observations come back** as one line printed by that cell: :data:`MARK` followed by JSON,
+   read by :func:`read_results`; the caller judges them in its own process
+   (:func:`course_utils.catalogue.judge_observations`: ``{exercise id: {"passed": bool,
+   "status": str, "message": str}}``), so code in the kernel cannot change a verdict, only the
+   outputs it is judged on.
 
 The notebook runs in a fresh kernel (:func:`execute`); a cell that raises does not stop the
 next ones. This module imports neither torch nor the rest of ``course_utils`` (the grading
@@ -30,9 +34,9 @@ def code_of(nb: Any) -> str:
 
 
 def grading_cell(code: str) -> str:
-    """The source of the cell that grades, inside the kernel, every exercise ``code`` defines."""
-    return ("import json as _json\nfrom course_utils.catalogue import grade_source as _grade\n"
-            f"print({MARK!r} + _json.dumps(_grade(globals(), {code!r})))")
+    """The source of the cell that observes, inside the kernel, every exercise ``code`` defines."""
+    return ("import json as _json\nfrom course_utils.catalogue import observe_source as _observe\n"
+            f"print({MARK!r} + _json.dumps(_observe(globals(), {code!r})))")
 
 
 def prepare(nb: Any) -> str:
@@ -70,10 +74,10 @@ def execute(nb: Any, workdir: Path, cell_timeout: int, interrupt_on_timeout: boo
     return "", ""
 
 
-def read_results(nb: Any) -> Optional[dict[str, dict[str, Any]]]:
-    """The results the grading cell printed, or None when it printed none."""
-    for out in nb.cells[-1].get("outputs", []):
-        text = out.get("text", "")
-        if out.get("output_type") == "stream" and MARK in text:
-            return json.loads(text.split(MARK, 1)[1].strip().splitlines()[0])
-    return None
+def read_results(nb: Any) -> Optional[dict[str, Any]]:
+    """What the grading cell printed (observations, still to be judged), or None when it printed none."""
+    text = "".join(out.get("text", "") for out in nb.cells[-1].get("outputs", [])
+                   if out.get("output_type") == "stream" and out.get("name", "stdout") == "stdout")
+    if MARK not in text:
+        return None
+    return json.loads(text.split(MARK, 1)[1].strip().splitlines()[0])

@@ -1,8 +1,9 @@
-"""Grade a whole workbook file: run it in a fresh kernel, then grade every exercise it defines.
+"""Grade a whole workbook file: run it in a fresh kernel, then judge every exercise it defines.
 
 Used by ``python -m course_utils check NOTEBOOK``; the protocol (which cells are skipped, the
 grading cell, how results come back) is :mod:`course_utils.grading.protocol`, shared with the
-classroom's batch grader. ``check()`` calls inside the notebook record progress into a
+classroom's batch grader: the kernel only observes, the judging happens in this process.
+``check()`` calls inside the notebook record progress into a
 throw-away file, never into the learner's own.
 """
 from __future__ import annotations
@@ -52,12 +53,15 @@ def _kernel_environment(progress_file: Path):
                 os.environ[k] = v
 
 
-def grade_notebook(path: Path, cell_timeout: int = 120, kernel_name: str = "python3",
+def grade_notebook(path: Path, judge: Callable[[Any], dict[str, dict[str, Any]]], cell_timeout: int = 120,
+                   kernel_name: str = "python3",
                    defined_exercises: Optional[Callable[[str], list[str]]] = None) -> NotebookReport:
     """Execute ``path`` top to bottom in a new kernel and grade its exercise functions.
 
     ``defined_exercises`` (code -> exercise ids; :func:`course_utils.catalogue.defined_exercises`)
-    names the exercises reported as "not_run" when the notebook produced no results.
+    names the exercises reported as "not_run" when the notebook produced no results; ``judge``
+    (the kernel's observations -> results; :func:`course_utils.catalogue.judge_observations`)
+    turns what the kernel sent back into results, here, outside the kernel.
     """
     import nbformat
 
@@ -70,7 +74,9 @@ def grade_notebook(path: Path, cell_timeout: int = 120, kernel_name: str = "pyth
     code = protocol.prepare(nb)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, _kernel_environment(Path(tmp) / "progress.json"):
         _, report.error = protocol.execute(nb, Path(path).resolve().parent, cell_timeout, kernel_name=kernel_name)
-    report.results = protocol.read_results(nb) or {}
+    observed = protocol.read_results(nb)
+    if observed is not None:
+        report.results = judge(observed)
     if not report.results and not report.error:
         report.error = "the grading cell produced no results"
     if not report.results and defined_exercises is not None:

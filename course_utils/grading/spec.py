@@ -31,6 +31,23 @@ class Case:
 
 
 @dataclass
+class ExtraCheck:
+    """A property checked once every case agrees with the answer, split like a case into running and judging.
+
+    ``make_args`` builds the inputs (as a :class:`Case` does; it must not use the answer key,
+    which the batch grader's sandbox cannot read); the learner's function is called on them
+    under the guard, with ``timeout_s``; ``judge(args, outcome)`` runs in the trusted process
+    with fresh ``args`` and the :class:`~course_utils.grading.guard.Outcome` of that call
+    (its ``value`` is plain data: tensors, arrays, numbers) and returns a problem to report,
+    or None when the property holds.
+    """
+
+    make_args: Callable[[], dict[str, Any]]
+    judge: Callable[[dict[str, Any], Any], Optional[str]]
+    timeout_s: float = 3.0
+
+
+@dataclass
 class Mistake:
     """A classic wrong answer, written as code, with the diagnosis a learner should read."""
 
@@ -69,7 +86,7 @@ class Exercise:
     timeout_s: float = 3.0
     timeout_hint: str = ""
     returns: str = "tensor"  # "tensor" or "float"
-    extra_checks: Sequence[Callable[[Callable[..., Any]], Optional[str]]] = field(default_factory=tuple)
+    extra_checks: Sequence[ExtraCheck] = field(default_factory=tuple)
     kind: str = "implement"  # "implement", "derive" or "debug"
     bug: str = ""  # debug exercises: the name of the catalogued mistake the handed-out code makes
 

@@ -1,0 +1,265 @@
+"""The trusted half of grading: compare what a learner's function did with the answer, and say why.
+
+:func:`judge_case` takes an :class:`~course_utils.grading.observe.Observation` (the outcome of
+one call on one case) and either accepts it (None) or returns the failed
+:class:`~course_utils.grading.result.Result`: the case, its inputs, the expected and the obtained
+values, and, when the learner's output equals one of the exercise's catalogued mistakes, that
+mistake's diagnosis. The answer and the mistakes run here, on inputs this side builds itself
+from the case, never on anything the learner's code handed over except its outputs.
+:func:`judge_exercise` judges a whole exercise observed elsewhere (the batch grader's sandbox).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from course_utils.grading import comparison
+from course_utils.grading.guard import GradingTimeout, Outcome, _deadline, describe_printed
+from course_utils.grading.observe import Observation, gradients, inputs_digest, prepare_args, preserved_rng
+from course_utils.grading.result import Result, compose
+from course_utils.grading.spec import Case, Exercise, ExtraCheck
+
+DEBUG_NUDGE = ("This is still the output of the code you were handed: the bug is in there. Compare each line "
+               "with the lesson's definition on the failing case above (hint(...) narrows it down).")
+MISTAKE_TIMEOUT_S = 3.0  # a catalogued mistake that loops (e.g. ignores truncation) is abandoned
+NO_TIME_LIMIT = ("This check ran without a time limit (not available on this platform or thread); "
+                 "if it never finishes, press Interrupt (the square button) in the toolbar.")
+
+__all__ = ["DEBUG_NUDGE", "MISTAKE_TIMEOUT_S", "judge_case", "judge_extra", "judge_exercise", "conclude", "fail", "internal_error",
+           "evaluate"]
+
+
+def evaluate(ex: Exercise, fn: Callable[..., Any], case: Case, kwargs: dict[str, Any]):
+    """Run a trusted implementation (the answer or a mistake): its value (detached) and gradients."""
+    call_kwargs = prepare_args(ex, kwargs)
+    with torch.enable_grad():
+        value = fn(*call_kwargs.values())
+    if ex.returns == "float":
+        return float(value), None
+    value = torch.as_tensor(value)
+    grads = None
+    if ex.grad_wrt and value.requires_grad:
+        grads, _ = gradients(ex, value, call_kwargs)
+    return value.detach(), grads
+
+
+def _same(ex: Exercise, case: Case, a_val, a_grads, b_val, b_grads) -> bool:
+    atol = case.atol if case.atol is not None else ex.atol
+    rtol = case.rtol if case.rtol is not None else ex.rtol
+    if ex.returns == "float":
+        return b_val is not None and abs(float(a_val) - float(b_val)) <= atol + rtol * abs(float(b_val))
+    if not isinstance(a_val, torch.Tensor) or not comparison.close(a_val, b_val, atol, rtol):
+        return False
+    if a_grads is not None and b_grads is not None:
+        return all(comparison.close(a_grads[k], b_grads[k], atol, rtol) for k in b_grads)
+    return True
+
+
+def _diagnose(ex: Exercise, case: Case, got, got_grads, by_value_only: bool = False) -> str:
+    """The message of the first catalogued mistake that reproduces the learner's answer."""
+    for mistake in ex.mistakes:
+        try:
+            with contextlib.redirect_stdout(None), preserved_rng(), _deadline(MISTAKE_TIMEOUT_S):
+                m_val, m_grads = evaluate(ex, mistake.fn, case, case.make_args())
+        except (Exception, GradingTimeout):  # noqa: BLE001  (a mistake may crash or loop on some inputs)
+            continue
+        if isinstance(m_val, torch.Tensor) and isinstance(got, torch.Tensor) and m_val.shape != got.shape:
+            continue
+        if _same(ex, case, got, None if by_value_only else got_grads, m_val, None if by_value_only else m_grads):
+            if mistake.name == ex.bug:  # a debug exercise still making the bug it was handed out with
+                return DEBUG_NUDGE
+            return mistake.message
+    return ""
+
+
+def fail(ex: Exercise, the_case: Case, kwargs: dict[str, Any], headline: str, index: int, total: int,
+         **fields) -> Result:
+    """A failed result on ``the_case`` (case ``index`` of ``total``), its inputs shown from ``kwargs``."""
+    shown = the_case.shown if the_case.shown is not None else comparison.fmt_inputs(kwargs)
+    data: dict[str, Any] = dict(exercise_id=ex.id, passed=False, status="failed", title=ex.title, headline=headline,
+                                case=the_case.name, case_why=the_case.why or "", inputs=shown, cases_run=index,
+                                cases_total=total)
+    data.update(fields)
+    return Result(**data)
+
+
+def _note_printed(obs: Observation, notes: list[str]) -> None:
+    printed = describe_printed(Outcome(printed=obs.printed, printed_chars=obs.printed_chars))
+    if printed and printed not in notes:
+        notes.append(printed)
+    if not obs.timeout_enforced and "no time limit" not in " ".join(notes):
+        notes.append(NO_TIME_LIMIT)
+
+
+def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observation, notes: list[str],
+               kwargs: Optional[dict[str, Any]] = None) -> Optional[Result]:
+    """None when ``obs`` agrees with the answer on ``case`` (case ``index`` of ``total``), else the
+    failed Result. ``kwargs``: the pristine inputs of the call (rebuilt from the case when None);
+    notes (what was printed, a missing time limit) are appended to ``notes``."""
+    if kwargs is None:
+        kwargs = comparison.clone_inputs(case.make_args())
+    _note_printed(obs, notes)
+
+    def failed(headline: str, **fields) -> Result:
+        return fail(ex, case, kwargs, headline, index, total, **fields)
+
+    if obs.kind == "not_implemented":
+        return failed("the function still raises NotImplementedError. Replace the `# YOUR CODE HERE` "
+                      "line and `raise NotImplementedError` with your code, run that cell, then run this check again.",
+                      status="not_implemented", case="", inputs="")
+    if obs.kind == "timeout":
+        return failed(f"your function did not finish within {obs.limit_s:g} seconds "
+                      "and was stopped. Look for a loop that never ends.", diagnosis=ex.timeout_hint)
+    if obs.kind != "ok":
+        details = "Traceback (your code):\n" + obs.error
+        if "TypeError" in obs.error and ("argument" in obs.error or "positional" in obs.error):
+            details += f"\nThe grader calls your function as {ex.signature}."
+        return failed("your function raised an error on this input.", details=details)
+
+    if obs.mutated:
+        names = ", ".join(f"`{c}`" for c in obs.mutated)
+        return failed(f"your function modified its input {names} in place. The caller still needs those "
+                      "values: work on a copy (e.g. `x = x.clone()`) or use out-of-place operations "
+                      "(`x = x - 1` instead of `x -= 1`).")
+
+    # fresh arguments: a call may consume them (step or close an environment)
+    expected, expected_grads = evaluate(ex, ex.answer, case, case.make_args())
+    if case.expected is not None:
+        expected = case.expected(comparison.clone_inputs(kwargs))
+        expected_grads = None
+        if ex.returns != "float":
+            expected = torch.as_tensor(expected)
+
+    if ex.returns == "float":
+        got = obs.value
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, (np.floating, np.integer)):
+            got = float(got)
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            return failed(f"your function returned {'None' if got is None else 'a ' + type(got).__name__}, "
+                          "but it should return a Python float.")
+        if not _same(ex, case, float(got), None, expected, None):
+            return failed("the returned number is wrong.", expected=comparison.fmt_number(expected),
+                          got=comparison.fmt_number(float(got)), diagnosis=_diagnose(ex, case, float(got), None))
+        return None
+
+    got, problem, note = comparison.as_tensor(obs.value, expected)
+    if problem:
+        return failed(problem)
+    if note:
+        if ex.grad_wrt:
+            return failed("your function returned a non-tensor value, so no gradient can flow through it. "
+                          "This result feeds a loss that is minimised by gradient descent: compute it with "
+                          "torch operations on the input tensors.", got=comparison.fmt_value(got))
+        if note not in notes:
+            notes.append(note)
+    problem, note = comparison.dtype_problem(got, expected)
+    if problem:
+        return failed(problem, expected=comparison.fmt_value(expected), got=comparison.fmt_value(got))
+    if note and note not in notes:
+        notes.append(note)
+    problem = comparison.shape_problem(got, expected)
+    if problem:
+        return failed(problem, diagnosis=_diagnose(ex, case, got.detach(), None, by_value_only=True))
+
+    got_val = got.detach()
+    exp_finite = torch.isfinite(expected)
+    if not bool(torch.isfinite(got_val)[exp_finite].all()):
+        return failed("your result contains NaN or infinite values where the reference is finite.",
+                      expected=comparison.fmt_value(expected), got=comparison.fmt_value(got_val),
+                      diagnosis=_diagnose(ex, case, got_val, None, by_value_only=True))
+
+    if not _same(ex, case, got_val, None, expected, None):
+        details = "" if expected.numel() <= 8 else "In detail: " + comparison.first_difference(got_val, expected) + "."
+        return failed("the values are wrong.", expected=comparison.fmt_value(expected),
+                      got=comparison.fmt_value(got_val), details=details,
+                      diagnosis=_diagnose(ex, case, got_val, None, by_value_only=True))
+
+    if ex.grad_wrt and expected_grads is not None:
+        got_grads, why = obs.grads, obs.grads_why
+        if got_grads is None:
+            if why == "detached":
+                return failed("the value is right, but it is cut off from the autograd graph, so no gradient "
+                              "reaches the inputs: was it computed under torch.no_grad(), or through .item(), "
+                              ".numpy(), .detach() or torch.tensor(...) of the inputs? A loss (or anything a loss "
+                              "is built from) must be computed with gradients on.", expected="a tensor with a grad_fn",
+                              got="a tensor with requires_grad=False")
+            return failed("the value is right, but back-propagating through it failed.", details=why)
+        for name in expected_grads:
+            if not comparison.close(got_grads[name], expected_grads[name], ex.atol, ex.rtol):
+                zero = bool((expected_grads[name] == 0).all())
+                headline = (f"the value is right, but a gradient flows into `{name}`, which must be treated "
+                            "as a constant." if zero else
+                            f"the value is right, but its gradient with respect to `{name}` is wrong.")
+                return failed(headline, expected=f"d/d{name} = {comparison.fmt_value(expected_grads[name])}",
+                              got=f"d/d{name} = {comparison.fmt_value(got_grads[name])}",
+                              diagnosis=_diagnose(ex, case, got_val, got_grads))
+    return None
+
+
+def judge_extra(extra: ExtraCheck, obs: Observation) -> Optional[str]:
+    """The problem an extra check finds in ``obs`` (judged on inputs rebuilt here), or None."""
+    if not isinstance(extra, ExtraCheck):  # an old-style callable: it ran beside the learner's code
+        return obs.problem or None
+    outcome = Outcome(value=obs.value, kind=obs.kind, error=obs.error, printed=obs.printed,
+                      printed_chars=obs.printed_chars)
+    return extra.judge(extra.make_args(), outcome)
+
+
+def conclude(ex: Exercise, total: int, notes: list[str], problems: Sequence[Callable[[], Optional[str]]]) -> Result:
+    """The result once all ``total`` cases agreed: failed on the first extra check whose thunk in
+    ``problems`` returns a problem (or raises), else passed."""
+    for problem_of in problems:
+        try:
+            problem = problem_of()
+        except Exception as exc:  # noqa: BLE001
+            problem = f"your function raised {type(exc).__name__}: {exc}"
+        if problem:
+            return compose(Result(exercise_id=ex.id, passed=False, status="failed", title=ex.title,
+                                  headline=problem, notes=notes, cases_run=total, cases_total=total))
+    return compose(Result(exercise_id=ex.id, passed=True, status="passed", title=ex.title, headline=ex.success,
+                          notes=notes, cases_run=total, cases_total=total))
+
+
+def internal_error(ex: Exercise, why: str) -> Result:
+    """A failed result that blames the grader, not the learner (``why``: where it went wrong)."""
+    return compose(Result(exercise_id=ex.id, passed=False, status="failed", title=ex.title,
+                          headline=f"internal grader error {why}. Please report this to the course maintainers."))
+
+
+def judge_exercise(ex: Exercise, observed: dict[str, Any]) -> Result:
+    """Judge an exercise observed elsewhere (:func:`~course_utils.grading.observe.observe_exercise`,
+    decoded by :mod:`~course_utils.grading.transport`), case by case, in order: the same Result
+    ``check(...)`` gives for the same outputs. Missing or inconsistent observations fail."""
+    notes: list[str] = []
+    with preserved_rng():
+        try:
+            cases = list(ex.cases())
+        except Exception as exc:  # noqa: BLE001
+            return internal_error(ex, f"while building cases: {exc!r}")
+        observations = list(observed.get("cases", []))
+        for i, case in enumerate(cases, start=1):
+            if i > len(observations):
+                return internal_error(ex, f"on case {i}: the function was not run on it "
+                                     f"({observed.get('error') or 'no observation came back'})")
+            obs = observations[i - 1]
+            try:
+                kwargs = case.make_args()
+                if obs.digest != inputs_digest(kwargs):
+                    return internal_error(ex, f"on case {i}: the sandbox called the function on other inputs than "
+                                         "the grader built")
+                res = judge_case(ex, case, i, len(cases), obs, notes, comparison.clone_inputs(kwargs))
+            except Exception as exc:  # noqa: BLE001
+                res = fail(ex, case, {}, "the grader could not compare your result with the reference.",
+                           i, len(cases), details=f"{type(exc).__name__}: {exc}")
+            if res is not None:
+                res.notes = notes
+                return compose(res)
+        extras = list(observed.get("extras", []))
+        return conclude(ex, len(cases), notes,
+                        [lambda k=k, extra=extra: judge_extra(extra, extras[k]) if k < len(extras)
+                         else "the extra check did not run." for k, extra in enumerate(ex.extra_checks)])
