@@ -126,10 +126,11 @@ def test_one_grading_protocol_for_check_and_the_sandbox():
     ])
     code = protocol.prepare(nb)
     assert "slow()" in code and [c.source for c in nb.cells[:-1]] == ["def gae(): pass"]
-    assert "grade_source" in nb.cells[-1].source
+    assert "observe_source" in nb.cells[-1].source and "grade" not in nb.cells[-1].source  # the kernel only observes
     nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                   text="noise\n" + protocol.MARK + '{"gae": {"passed": true}}\n')]
-    assert protocol.read_results(nb) == {"gae": {"passed": True}}
+                                                   text="noise\n" + protocol.MARK + '{"exercises": {"gae": '),
+                            nbformat.v4.new_output("stream", name="stdout", text='{"missing": true}}}\n')]
+    assert protocol.read_results(nb) == {"exercises": {"gae": {"missing": True}}}
 
 
 def test_protocol_constants_are_defined_once():
@@ -195,6 +196,8 @@ def test_grade_submissions_contains_hostile_notebooks_and_resumes(tmp_path):
     assert all(r["max"] == "2" for r in rows.values() if r["status"] == "graded"), rows
     # Code that calls the answer key is flagged for the instructor (and never silently credited).
     assert "FLAG" in rows["copier/00_setup"]["detail"] and "registry(" in rows["copier/00_setup"]["detail"]
+    if sandboxed:  # the answer key is not readable inside bubblewrap: calling it fails
+        assert (rows["copier/00_setup"]["undiscounted_return"], rows["copier/00_setup"]["total"]) == ("failed", "0")
     assert "FLAG" not in rows["alice/00_setup"]["detail"]
     bob = rows["bob/00_setup"]
     assert (bob["undiscounted_return"], bob["run_episode"], bob["total"]) == ("failed", "passed", "1")
