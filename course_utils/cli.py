@@ -10,6 +10,8 @@
     grade-submissions DIR --out gradebook.csv
                              grade a folder of collected workbooks in a sandbox (instructors)
     site [--out DIR]         build the course website, offline HTML, into build/site/ (site --help)
+    hosted --stamp|--check   the set-up block that lets each notebook run in a bare hosted kernel
+                             (Colab, Kaggle): write it into the notebooks, or check it (hosted --help)
 """
 from __future__ import annotations
 
@@ -170,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         from course_utils.site import main as site_main
 
         return site_main(argv[1:])
+    if argv[:1] == ["hosted"]:  # its options live in course_utils/hosted.py
+        from course_utils.hosted import main as hosted_main
+
+        return hosted_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade_submissions)
     sub.add_parser("site", help="build the course website into build/site/ (site --help: its options)")
+    sub.add_parser("hosted", help="write/check the set-up block for hosted kernels (hosted --help: its options)")
     args = parser.parse_args(argv)
     return int(args.func(args))
 
