@@ -1,4 +1,4 @@
-"""Learning curves: the learner's runs beside the course's reference runs."""
+"""Learning curves: the learner's runs beside the course's reference runs; PPO's diagnostics as bands."""
 from __future__ import annotations
 
 import warnings
@@ -10,9 +10,20 @@ from matplotlib.axes import Axes
 
 from course_utils.bands import band as seed_band
 from course_utils.trainers.history import History
+from course_utils.experiments import ppo_diagnostics
 from course_utils.experiments.reference_curves import ReferenceCurve, describe_run, load_reference
 
-__all__ = ["plot_learning_curves", "load_reference", "describe_run"]
+__all__ = ["plot_learning_curves", "load_reference", "describe_run", "plot_diagnostics", "plot_mystery_runs",
+           "DIAGNOSTIC_PANELS"]
+
+# (quantity of the ppo_diagnostics cache, y label of its panel)
+DIAGNOSTIC_PANELS = [
+    ("return", "return (mean of last 20 episodes)"),
+    ("explained_variance", "explained variance"),
+    ("entropy", "policy entropy (nats)"),
+    ("approx_kl", "approx. KL per update"),
+    ("clip_fraction", "clip fraction"),
+]
 
 Runs = Union[History, Sequence[History]]
 
@@ -125,3 +136,53 @@ def _draw(ax: Axes, grid: np.ndarray, values: np.ndarray, label: str, band: str,
     line = ax.plot(grid, mean, linestyle, label=label)[0]
     if len(values) > 1:
         ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def plot_diagnostics(data: dict, runs: dict[str, str], history: History | None = None, axes: Sequence[Axes] | None = None,
+                     colors: Sequence[str] | None = None,
+                     panels: Sequence[tuple[str, str]] = DIAGNOSTIC_PANELS) -> Sequence[Axes]:
+    """One panel per quantity of the ``ppo_diagnostics`` cache (``data``, from
+    :func:`course_utils.experiments.ppo_diagnostics.load`): for each run name of ``runs``
+    (name -> legend label), the median over seeds as a line and the 25-75 percentile band shaded.
+    ``history``, a learner's own PPO run, is drawn on top as a thin black line (its diagnostics
+    per update). ``axes``: one row of ``len(panels)`` axes to draw into (default: a new figure).
+    Returns the axes."""
+    if axes is None:
+        axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2), constrained_layout=True)[1]
+    n_seeds = len(data["seeds"])
+    for ax, (quantity, ylabel) in zip(axes, panels):
+        for k, (name, label) in enumerate(runs.items()):
+            grid, mid, low, high = ppo_diagnostics.band(data, name, quantity)
+            line = ax.plot(grid, mid, label=label, color=colors[k] if colors else None)[0]
+            ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        if history is not None:
+            if quantity == "return":
+                steps, values = history.rolling_return(20)
+            else:
+                steps, values = np.asarray(history.env_steps), np.asarray(history.diagnostics[quantity])
+            ax.plot(steps, values, color="black", linewidth=0.8, label="your run")
+        if quantity == "approx_kl":
+            ax.set_yscale("log")  # healthy and broken updates differ by factors, not by amounts
+        if quantity == "explained_variance":
+            ax.set_ylim(-1.0, 1.05)  # below -1 only says "far worse than the mean"
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="best", fontsize="small", title=f"median, 25-75% of {n_seeds} seeds",
+                   title_fontsize="small")
+    return axes
+
+
+def plot_mystery_runs(data: dict) -> np.ndarray:
+    """The diagnostics lab of workbook 08: one row per mystery run of the ``ppo_diagnostics``
+    cache (:data:`~course_utils.experiments.ppo_diagnostics.MYSTERY`, shown by its letter only),
+    each against the healthy band in grey. Returns the (3, 5) axes."""
+    fig, axes = plt.subplots(len(ppo_diagnostics.MYSTERY), len(DIAGNOSTIC_PANELS),
+                             figsize=(3.3 * len(DIAGNOSTIC_PANELS), 2.9 * len(ppo_diagnostics.MYSTERY)),
+                             sharey="col", constrained_layout=True)
+    colors = ["tab:red", "tab:purple", "tab:orange"]
+    for row, (letter, name) in zip(axes, ppo_diagnostics.MYSTERY.items()):
+        plot_diagnostics(data, {"healthy": "healthy", name: letter}, axes=row,
+                         colors=["0.55", colors[list(ppo_diagnostics.MYSTERY).index(letter) % len(colors)]])
+        row[0].set_title(letter, loc="left", fontweight="bold")
+    return axes

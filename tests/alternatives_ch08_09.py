@@ -43,6 +43,21 @@ def clipped_value_loss_clamp(values, values_old, returns, clip_eps):
     return torch.maximum((values - target).pow(2), (clipped - target).pow(2)).mean()
 
 
+def explained_variance_numpy(values, returns):
+    # the returns' population variance on both sides, in NumPy (SB3 computes it this way)
+    v, r = values.detach().numpy(), returns.detach().numpy()
+    return 1.0 - np.var(r - v) / np.var(r)
+
+
+def explained_variance_r2_of_centred(values, returns):
+    # the coefficient of determination after removing each side's mean from the errors: a loop
+    errors = returns - values
+    m_err, m_ret = sum(errors) / len(errors), sum(returns) / len(returns)
+    ss_err = sum((e - m_err) ** 2 for e in errors)
+    ss_ret = sum((x - m_ret) ** 2 for x in returns)
+    return (1 - ss_err / ss_ret).item()
+
+
 def group_relative_advantages_loop(rewards, eps=1e-8):
     rows = []
     for row in rewards:
@@ -70,6 +85,7 @@ ALTERNATIVES = {
     "approx_kl": [approx_kl_expm1],
     "adaptive_kl_beta": [adaptive_kl_beta_numpy, adaptive_kl_beta_dict],
     "clipped_value_loss": [clipped_value_loss_clamp],
+    "explained_variance": [explained_variance_numpy, explained_variance_r2_of_centred],
     "group_relative_advantages": [group_relative_advantages_loop, group_relative_advantages_numpy],
     "grpo_loss": [grpo_loss_explicit],
 }

@@ -4,7 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils.experiments import command, grpo_comparison, lambda_sweep, ppo_ablation, reference_curves, store
+from course_utils.experiments import (
+    command,
+    grpo_comparison,
+    lambda_sweep,
+    ppo_ablation,
+    ppo_diagnostics,
+    reference_curves,
+    store,
+)
 from course_utils.trainers.history import History
 
 
@@ -23,6 +31,9 @@ def test_shipped_caches_are_found_by_their_loaders():
     assert len(ppo_ablation.load()["results"]) == len(ppo_ablation.VARIANTS)
     assert set(grpo_comparison.load()["runs"]) == {"GRPO", "PPO + critic"}
     assert grpo_comparison.cache_path() == store.path("grpo_vs_ppo.json")
+    diagnostics = ppo_diagnostics.load()
+    assert set(diagnostics["results"]) == set(ppo_diagnostics.RUNS) and len(diagnostics["seeds"]) >= 5
+    assert set(ppo_diagnostics.MYSTERY.values()) == set(ppo_diagnostics.RUNS) - {"healthy"}
 
 
 def test_old_import_paths_still_load_the_same_files():
@@ -49,10 +60,30 @@ def test_new_caches_share_one_metadata_block(tmp_path, monkeypatch):
     assert loaded.seeds == [0, 1] and loaded.steps_to(100.0) == [4_000, 4_000]  # rolling mean 105 after episode 20 (step 4,000)
 
 
+def test_diagnostics_cache_bins_runs_and_summarises(tmp_path, monkeypatch):
+    """ppo_diagnostics: per-update diagnostics binned on the grid, bands and tables over seeds."""
+    def fake_ppo(config, gae=None, progress=False):
+        h = _fake_train(seed=config["seed"], total_steps=config["total_steps"])
+        n = len(h.env_steps)
+        h.diagnostics = {"approx_kl": [0.01 * (config["seed"] + 1)] * n, "clip_fraction": [0.1] * n,
+                         "entropy": list(np.linspace(0.69, 0.3, n)), "explained_variance": [0.5] * n}
+        return h
+
+    data = ppo_diagnostics.run([0, 1], 6_000, fake_ppo, lambda env, **kw: kw)
+    assert data["grid"] == [2_000, 4_000, 6_000] and data["meta"]["command"].endswith("--seeds 0 1 --steps 6000")
+    healthy = data["results"]["healthy"]["runs"]
+    assert [r["approx_kl"] for r in healthy] == [[0.01] * 3, [0.02] * 3]
+    assert ppo_diagnostics.per_seed(data, "healthy", "approx_kl") == [0.01, 0.02]
+    grid, mid, low, high = ppo_diagnostics.band(data, "lr_x30", "approx_kl")
+    assert np.allclose(mid, 0.015) and np.allclose(low, 0.0125) and np.allclose(high, 0.0175)
+    assert "0.0150 [0.0100, 0.0200]" in ppo_diagnostics.table(data, {"h": "healthy"}, 0, 6_000)
+
+
 def test_the_command_lists_and_rejects(capsys):
     assert command.main(["list"]) == 0
     listed = capsys.readouterr().out.split()
-    assert {"reference_curves", "ppo_cartpole", "gae_lambda_sweep", "ppo_ablation", "grpo_vs_ppo"} <= set(listed)
+    assert {"reference_curves", "ppo_cartpole", "gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics",
+            "grpo_vs_ppo"} <= set(listed)
     assert command.main(["no_such_experiment"]) == 2
 
 

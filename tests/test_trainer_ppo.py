@@ -87,6 +87,38 @@ def test_learner_functions_are_called_and_recorded():
     assert calls["kl"] > 0 and calls["beta"] == len(h.env_steps) and h.config["adaptive_kl_beta"] == "learner"
 
 
+def test_diagnostics_are_logged_and_gae_and_explained_variance_plug_in():
+    """Every update logs the four diagnostics of lesson 08's section 8; a learner's (or a broken)
+    GAE and explained variance are the ones used."""
+    calls = {"gae": 0, "ev": 0}
+
+    def my_ev(values, returns):
+        calls["ev"] += 1
+        return float(1 - (returns - values).var() / returns.var())
+
+    h = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False, explained_variance=my_ev)
+    d = h.diagnostics
+    assert {"approx_kl", "clip_fraction", "entropy", "explained_variance"} <= set(d)
+    assert all(len(d[k]) == len(h.env_steps) for k in d)
+    assert all(0 < e <= np.log(2) + 1e-6 for e in d["entropy"])  # two actions: at most ln 2 nats
+    assert all(k >= 0 for k in d["approx_kl"]) and all(0 <= c <= 1 for c in d["clip_fraction"])
+    assert all(ev <= 1 for ev in d["explained_variance"])
+    assert calls["ev"] == len(h.env_steps) and h.config["explained_variance"] == "learner"
+
+    from course_utils import answers
+    from course_utils.experiments.ppo_diagnostics import gae_without_done_mask
+
+    def my_gae(*args):
+        calls["gae"] += 1
+        return answers.gae(*args)
+
+    same = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False, gae=my_gae)
+    assert calls["gae"] == len(same.env_steps) and same.config["gae"] == "learner"
+    assert same.episode_returns == h.episode_returns  # the answer's GAE, called through the plug: the same run
+    broken = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False, gae=gae_without_done_mask)
+    assert broken.diagnostics["explained_variance"] != h.diagnostics["explained_variance"]
+
+
 def test_a_detached_learner_loss_is_explained():
     with pytest.raises(TypeError, match="without gradient"):
         train_ppo("CartPole-v1", total_steps=256, progress=False,

@@ -13,7 +13,7 @@
     trust_region     kl_categorical, conjugate_gradient, fisher_vector_product,
                      trust_region_step, softmax_fisher                              (ch. 06-07)
     surrogates       ppo_clip_loss, approx_kl, adaptive_kl_beta, clipped_value_loss,
-                     grpo_loss                                                      (ch. 08-09)
+                     explained_variance, grpo_loss                                  (ch. 08-09)
 
 Each function is named after its exercise id (the two exceptions of chapter 06 have an alias
 here: ``tabular_policy_evaluation`` and ``advantage_table``). The checks in
@@ -47,7 +47,14 @@ from course_utils.answers.policy_gradient import (
     value_loss,
 )
 from course_utils.answers.returns import bootstrapped_returns, discounted_return, lambda_returns, reward_to_go
-from course_utils.answers.surrogates import adaptive_kl_beta, approx_kl, clipped_value_loss, grpo_loss, ppo_clip_loss
+from course_utils.answers.surrogates import (
+    adaptive_kl_beta,
+    approx_kl,
+    clipped_value_loss,
+    explained_variance,
+    grpo_loss,
+    ppo_clip_loss,
+)
 from course_utils.answers.trust_region import (
     conjugate_gradient,
     fisher_vector_product,
@@ -68,7 +75,7 @@ __all__ = [
     "gae", "k_step_advantage", "lambda_returns", "lambda_for_horizon",
     "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical", "softmax_fisher",
     "conjugate_gradient", "fisher_vector_product", "trust_region_step",
-    "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss",
+    "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss", "explained_variance",
     "group_relative_advantages", "grpo_loss",
     # helpers of the answers above (not exercises)
     "policy_evaluation", "q_values", "kl_diag_gaussian",

@@ -1,12 +1,13 @@
 """Answers about clipped and penalised surrogates (chapters 08 and 09): PPO's clipped objective,
-the approximate KL, the clipped value loss, PPO-penalty's beta update and GRPO's loss.
+the approximate KL, the clipped value loss, PPO-penalty's beta update, the critic's explained
+variance (a diagnostic) and GRPO's loss.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["ppo_clip_loss", "approx_kl", "clipped_value_loss", "adaptive_kl_beta", "grpo_loss"]
+__all__ = ["ppo_clip_loss", "approx_kl", "clipped_value_loss", "adaptive_kl_beta", "explained_variance", "grpo_loss"]
 
 
 def ppo_clip_loss(logp: Tensor, logp_old: Tensor, advantages: Tensor, clip_eps: float) -> Tensor:
@@ -37,6 +38,18 @@ def adaptive_kl_beta(beta: float, kl: float, target_kl: float) -> float:
     if kl < target_kl / 1.5:
         return float(beta / 2.0)
     return float(beta)
+
+
+def explained_variance(values: Tensor, returns: Tensor) -> float:
+    """1 - Var[R - V] / Var[R] over a batch of M states: values (M,), returns (M,) -> float.
+
+    1: the critic predicts every return (up to a constant offset, which a variance ignores);
+    0: no better than predicting the batch's mean return; below 0: worse than that. Both
+    variances with the same normalisation, so the ratio does not depend on which; undefined
+    (inf or NaN) when the returns are all equal.
+    """
+    values, returns = values.detach(), returns.detach()
+    return float(1.0 - torch.var(returns - values) / torch.var(returns))
 
 
 def grpo_loss(logp: Tensor, logp_old: Tensor, logp_ref: Tensor, advantages: Tensor, clip_eps: float,

@@ -291,3 +291,76 @@ EXERCISES.append(Exercise(
     success="The critic now moves at most clip_eps per update in the direction the clipping blocks. Note that the "
             "ablation in the lesson finds it does not help on these tasks, as Andrychowicz et al. (2021) report.",
 ))
+
+
+# ---------------------------------------------------------------- explained_variance
+def _ev_cases():
+    g = gen(1804)
+    returns = torch.randn(64, generator=g) * 10 + 30
+    return [
+        Case("three states (worked by hand)",
+             fixed(values=torch.tensor([1.0, 1.0, 5.0]), returns=torch.tensor([0.0, 2.0, 4.0])),
+             why="the errors R - V are [-1, 1, -1], variance 4/3; the returns' variance is 4; 1 - (4/3)/4 = 2/3"),
+        Case("a critic that predicts the batch's mean return",
+             fixed(values=torch.full((4,), 2.5), returns=torch.tensor([1.0, 2.0, 3.0, 4.0])),
+             why="R - V varies exactly as R does: the critic explains none of the variance, 0"),
+        Case("every prediction off by the same +5",
+             fixed(values=torch.tensor([6.0, 7.0, 8.0, 9.0]), returns=torch.tensor([1.0, 2.0, 3.0, 4.0])),
+             why="R - V = -5 everywhere has variance 0, so the score is 1: a constant offset is invisible to a "
+                 "variance (the value loss would see it)"),
+        Case("a critic with the sign flipped",
+             fixed(values=-torch.tensor([1.0, 2.0, 3.0, 4.0]), returns=torch.tensor([1.0, 2.0, 3.0, 4.0])),
+             why="R - V = 2R has four times the variance of R: 1 - 4 = -3, worse than predicting the mean"),
+        Case("a batch of 64, a fair critic",
+             fixed(values=returns + torch.randn(64, generator=g) * 5, returns=returns)),
+    ]
+
+
+def _ev(values, returns, num=lambda r, v: torch.var(r - v), den=lambda r, v: torch.var(r), one=True):
+    ratio = num(returns.detach(), values.detach()) / den(returns.detach(), values.detach())
+    return float(1.0 - ratio) if one else float(ratio)
+
+
+EXERCISES.append(Exercise(
+    id="explained_variance",
+    chapter=CHAPTER,
+    title="the critic's explained variance",
+    signature="explained_variance(values (M,), returns (M,)) -> float",
+    answer=answers.explained_variance,
+    cases=_ev_cases,
+    returns="float",
+    mistakes=[
+        Mistake("no 1 -", lambda values, returns: _ev(values, returns, one=False),
+                "this is the fraction of the variance LEFT unexplained, Var[R - V] / Var[R]: subtract it from 1, so "
+                "that a perfect critic scores 1 and a useless one 0."),
+        Mistake("ratio upside down", lambda values, returns: _ev(values, returns, num=lambda r, v: torch.var(r),
+                                                                  den=lambda r, v: torch.var(r - v)),
+                "the ratio is upside down: the variance of the errors R - V goes on top, the variance of the "
+                "returns below."),
+        Mistake("divided by Var[V]", lambda values, returns: _ev(values, returns, den=lambda r, v: torch.var(v)),
+                "you divided by the variance of the predictions; the yardstick is the variance of the returns "
+                "(what a critic that always predicts their mean leaves unexplained)."),
+        Mistake("mean squared error on top", lambda values, returns: _ev(
+            values, returns, num=lambda r, v: ((r - v) ** 2).mean() * len(r) / (len(r) - 1)),
+                "the numerator is the mean squared error, which also counts a constant offset of the critic; the "
+                "score uses the VARIANCE of R - V (subtract its mean), so a critic off by the same amount "
+                "everywhere still scores 1."),
+        Mistake("Var[V] / Var[R]", lambda values, returns: _ev(values, returns, num=lambda r, v: torch.var(v),
+                                                                one=False),
+                "Var[V] / Var[R] compares how much the predictions and the returns spread, not whether they agree: "
+                "a critic with the sign flipped would score 1. Use the errors R - V."),
+        Mistake("mixed normalisation", lambda values, returns: _ev(values, returns,
+                                                                  num=lambda r, v: torch.var(r - v, unbiased=False)),
+                "the two variances are normalised differently (one by M, the other by M - 1): use the same for both, "
+                "then the choice cancels."),
+    ],
+    hints=[
+        "A critic that always predicts the batch's mean return leaves all the variance of the returns unexplained. "
+        "How much does your critic leave? Which errors would you measure, and against what yardstick?",
+        "Measure the spread of the errors R - V and compare it with the spread of the returns themselves; the score "
+        "is one minus that ratio. Use variances (not mean squared errors), with the same normalisation for both.",
+        "EV = 1 - Var_i[R_i - V_i] / Var_i[R_i], over the M states of the batch, returned as a Python float.",
+    ],
+    success="CleanRL and Stable-Baselines3 log this number as explained_variance; the diagnostics lab below reads it "
+            "alongside entropy, approximate KL and clip fraction.",
+))

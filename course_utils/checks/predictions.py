@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from course_utils.grading.spec import Prediction
 
+# the diagnostics lab of workbook 08: each of runs A, B and C has one of these broken
+WHAT_BROKE = {"a": "the learning rate is 30 times too large (3e-2 instead of 1e-3)",
+              "b": "the advantages are not normalised",
+              "c": "GAE is computed without the done mask"}
+
 PREDICTIONS = [
     Prediction(
         id="score_constant_shift",
@@ -128,6 +133,48 @@ PREDICTIONS = [
                     "term's gradient is the unclipped one: PPO's first step is a plain policy-gradient step. "
                     "The clip only acts after some epochs, once a ratio has left the band in the direction "
                     "its advantage pushes it.",
+    ),
+    Prediction(
+        id="diagnose_run_a",
+        chapter="08 PPO",
+        title="diagnostics lab: what broke run A?",
+        question="Run A is the zoo's PPO on CartPole with exactly one of three things broken (each of runs A, B and "
+                 "C has a different one). Read its five panels against the healthy band: which is broken in run A?",
+        choices=WHAT_BROKE,
+        answer="c",
+        explanation="The return stays far below the healthy band from the start, while the size of the updates "
+                    "(approximate KL, clip fraction) looks healthy: the optimiser is doing its job on a wrong "
+                    "signal. The explained variance is negative for the first 10,000 steps: the critic's targets "
+                    "carry the next episode's rewards across the end of an episode, so no function of the state "
+                    "can predict them. Worse, a fall no longer cuts the return, so the action that drops the pole "
+                    "gets no negative advantage: little to learn, and the entropy stays high.",
+    ),
+    Prediction(
+        id="diagnose_run_b",
+        chapter="08 PPO",
+        title="diagnostics lab: what broke run B?",
+        question="Run B has one of the same three things broken, a different one from runs A and C. Which?",
+        choices=WHAT_BROKE,
+        answer="b",
+        explanation="Its diagnostics stay close to the healthy band (updates of the same size, an entropy that "
+                    "falls a little faster, a critic that explains slightly more): on CartPole, with gradient "
+                    "clipping, unnormalised advantages cost little, and the lesson's ablation could not tell "
+                    "them apart from the zoo settings with 5 seeds. You could only name it by elimination. "
+                    "Diagnostics show what an update does; a mistake that changes little shows little.",
+    ),
+    Prediction(
+        id="diagnose_run_c",
+        chapter="08 PPO",
+        title="diagnostics lab: what broke run C?",
+        question="Run C has the remaining one of the three. Which?",
+        choices=WHAT_BROKE,
+        answer="a",
+        explanation="Every update moves the policy about twenty times further than a healthy one (approximate KL "
+                    "around 0.14 instead of 0.007; a clip fraction of 0.2 to 0.4): the steps are too large. The "
+                    "entropy collapses within 10,000 steps, the policy turning nearly deterministic before it is "
+                    "good, and on one seed it stays stuck there (return 9, entropy 0, nothing left to clip). "
+                    "A high clip fraction with a large KL is the classic sign of a learning rate (or a number "
+                    "of epochs) too large.",
     ),
     Prediction(
         id="same_reward_group",

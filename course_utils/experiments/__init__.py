@@ -3,6 +3,7 @@
     reference_curves   one learning curve per trainer configuration, 8 seeds (chapters 02-08)
     lambda_sweep       actor-critic + GAE on Acrobot-v1 for several lam (chapter 05)
     ppo_ablation       which of PPO's details matter (chapter 08)
+    ppo_diagnostics    a healthy PPO run and three broken on purpose, with diagnostics (chapter 08)
     grpo_comparison    GRPO against PPO + critic on the sorting task (chapter 09)
 
 One store (:mod:`course_utils.experiments.store`: paths under ``course_utils/data``, metadata)

@@ -4,6 +4,7 @@
     <a reference curve name>  one of them (see ``list``), e.g. ppo_cartpole
     gae_lambda_sweep          chapter 05's lam sweep on Acrobot-v1
     ppo_ablation              chapter 08's ablation of PPO's details
+    ppo_diagnostics           chapter 08's diagnostics lab: a healthy PPO and three broken ones
     grpo_vs_ppo               chapter 09's GRPO against PPO + critic
     list                      print the names
 
@@ -17,9 +18,9 @@ import argparse
 import sys
 from typing import Any
 
-from course_utils.experiments import grpo_comparison, lambda_sweep, ppo_ablation, reference_curves, store
+from course_utils.experiments import grpo_comparison, lambda_sweep, ppo_ablation, ppo_diagnostics, reference_curves, store
 
-OTHERS = ["gae_lambda_sweep", "ppo_ablation", "grpo_vs_ppo"]
+OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo"]
 
 
 def names() -> list[str]:
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", help="what to make: " + ", ".join(names()) + " (or list)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the shipped file's seeds")
     parser.add_argument("--grid-step", type=int, default=1_000, help="reference curves: env steps between grid points")
-    parser.add_argument("--steps", type=int, default=50_000, help="ppo_ablation: CartPole-v1 steps per run")
+    parser.add_argument("--steps", type=int, default=50_000, help="ppo_ablation, ppo_diagnostics: CartPole-v1 steps per run")
     parser.add_argument("--pendulum-steps", type=int, default=60_000, help="ppo_ablation: Pendulum-v1 steps per run")
     parser.add_argument("--iterations", type=int, default=150, help="grpo_vs_ppo: iterations per run")
     parser.add_argument("--no-progress", action="store_true")
@@ -48,6 +49,11 @@ def _make(name: str, args: argparse.Namespace) -> None:
         data = ppo_ablation.run(args.seeds or list(range(5)), {"CartPole-v1": args.steps, "Pendulum-v1": args.pendulum_steps},
                                 train_ppo, ppo_config, progress=progress)
         target = store.write(ppo_ablation.FILE, data)
+    elif name == "ppo_diagnostics":
+        from course_utils.trainers.ppo import ppo_config, train_ppo
+
+        data = ppo_diagnostics.run(args.seeds or list(range(5)), args.steps, train_ppo, ppo_config, progress=progress)
+        target = store.write(ppo_diagnostics.FILE, data, indent=None)
     elif name == "grpo_vs_ppo":
         from course_utils.trainers.grpo_task import SortTask, success_rate, train_grpo, train_ppo_critic
 

@@ -192,6 +192,8 @@ def train_ppo(
     approx_kl: Callable | None = None,
     clipped_value_loss: Callable | None = None,
     adaptive_kl_beta: Callable | None = None,
+    gae: Callable | None = None,
+    explained_variance: Callable | None = None,
     progress: bool = True,
     **overrides,
 ) -> History:
@@ -199,19 +201,30 @@ def train_ppo(
 
     ``config`` defaults to ``ppo_config(env_id, **overrides)``: the zoo settings of the env with
     any field of :class:`PPOConfig` overridden, e.g. ``train_ppo("CartPole-v1", seed=1)``.
-    ``history.diagnostics`` holds per-update approx_kl, clip_fraction, kl_beta and epochs run.
+    ``history.diagnostics`` holds, per update: approx_kl and clip_fraction of the whole batch
+    after the update, entropy (mean entropy of the policy at the batch's states, in nats, after
+    the update), explained_variance of the critic's rollout values against the returns they
+    were trained towards (before the update), kl_beta and the epochs run.
+
+    ``gae(rewards, values, dones, last_value, gamma, lam)`` and ``explained_variance(values,
+    returns)`` may be a learner's functions too (chapter 05's and chapter 08's exercises); the
+    diagnostics lab of chapter 08 passes a GAE without its done mask to break a run on purpose.
     """
     cfg = dataclasses.replace(config, **overrides) if config else ppo_config(env_id, **overrides)
     clip_loss_fn = plug_in(ppo_clip_loss, answers.ppo_clip_loss, "ppo_clip_loss", needs_grad=True)
     kl_fn = plug_in(approx_kl, answers.approx_kl, "approx_kl", needs_grad=True)
     value_loss_fn = plug_in(clipped_value_loss, answers.clipped_value_loss, "clipped_value_loss", needs_grad=True)
     beta_fn = plug_in(adaptive_kl_beta, answers.adaptive_kl_beta, "adaptive_kl_beta", returns="float")
+    gae_fn = plug_in(gae, answers.gae, "gae")
+    ev_fn = plug_in(explained_variance, answers.explained_variance, "explained_variance", returns="float")
     penalty = cfg.objective == "kl_penalty"
     used = {"ppo_clip_loss": clip_loss_fn.source, "approx_kl": kl_fn.source if penalty else None,
             "clipped_value_loss": value_loss_fn.source if cfg.clip_value else None,
-            "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "answer") if penalty else None}
+            "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "answer") if penalty else None,
+            "gae": gae_fn.source, "explained_variance": "learner" if explained_variance else "answer"}
     history = History(config={**dataclasses.asdict(cfg), "hidden": list(cfg.hidden), "torch_threads": 1, **used})
-    history.diagnostics = {"approx_kl": [], "clip_fraction": [], "kl_beta": [], "epochs": []}
+    history.diagnostics = {"approx_kl": [], "clip_fraction": [], "entropy": [], "explained_variance": [],
+                           "kl_beta": [], "epochs": []}
     with one_torch_thread():
         # ---- env and agent
         torch.manual_seed(cfg.seed)
@@ -272,7 +285,7 @@ def train_ppo(
             # a truncated episode's last observation is stored at t + 1: bootstrap with its value
             boot_rewards = torch.from_numpy(rewards) + cfg.gamma * torch.from_numpy(truncated) * values_ext[1:]
             dones = torch.from_numpy(np.maximum(terminated, truncated))
-            advantages = answers.gae(boot_rewards, values, dones, values_ext[T], cfg.gamma, cfg.gae_lambda)
+            advantages = gae_fn(boot_rewards, values, dones, values_ext[T], cfg.gamma, cfg.gae_lambda)
             returns = advantages + values
 
             # ---- flatten (T, N) -> (M,), keeping only real transitions
@@ -280,6 +293,7 @@ def train_ppo(
             b_obs, b_actions = obs[:T].reshape(T * N, -1)[keep], actions.reshape(T * N, *actions.shape[2:])[keep]
             b_logp, b_adv = logp_old[keep], advantages.reshape(-1)[keep]
             b_returns, b_values = returns.reshape(-1)[keep], values.reshape(-1)[keep]
+            explained = float(ev_fn(b_values, b_returns))  # how well the critic predicted these targets
 
             # ---- update: K epochs of minibatch steps on the surrogate
             frac = 1.0 - min(steps / cfg.total_steps, 1.0)  # SB3's "progress remaining"
@@ -322,7 +336,8 @@ def train_ppo(
 
             # ---- how far the update moved the policy; PPO-penalty's dual step on beta
             with torch.no_grad():
-                log_ratio = agent.evaluate(b_obs, b_actions)[0] - b_logp
+                logp_after, _, entropy_after = agent.evaluate(b_obs, b_actions, entropy=True)
+                log_ratio = logp_after - b_logp
                 kl_total = float(((log_ratio.exp() - 1.0) - log_ratio).mean())  # the approx_kl estimator
                 clip_fraction = float(((log_ratio.exp() - 1.0).abs() > clip_eps).float().mean())
             if penalty:
@@ -334,7 +349,8 @@ def train_ppo(
             history.policy_loss.append(policy_loss.item())
             history.value_loss.append(v_loss.item())
             history.wall_time.append(time.perf_counter() - start)
-            for key, value in dict(approx_kl=kl_total, clip_fraction=clip_fraction, kl_beta=beta, epochs=epoch).items():
+            for key, value in dict(approx_kl=kl_total, clip_fraction=clip_fraction, entropy=entropy_after.mean(),
+                                   explained_variance=explained, kl_beta=beta, epochs=epoch).items():
                 history.diagnostics[key].append(float(value))
             bar.update(min(steps, cfg.total_steps) - bar.n)
             if len(history.env_steps) % 20 == 0 and history.episode_returns:
