@@ -92,3 +92,27 @@ def test_the_course_command_has_the_experiments_subcommand(argv, capsys):
     from course_utils.cli import main
 
     assert main(argv) == 0 and "grpo_vs_ppo" in capsys.readouterr().out
+
+
+def test_the_diagnostics_lab_reads_what_the_cache_shows():
+    """What lesson 08's section 8, the lab's predict items and INSTRUCTORS.md say about the broken
+    runs, checked on the shipped cache (mean over the first 20,000 steps, every seed)."""
+    data = ppo_diagnostics.load()
+
+    def early(name, quantity):
+        return np.array(ppo_diagnostics.per_seed(data, name, quantity, 0, 20_000))
+
+    healthy = {q: early("healthy", q) for q in ppo_diagnostics.DIAGNOSTICS + ("return",)}
+    # learning rate x 30: every seed's updates move the policy about ten times further or more (the median seed
+    # about twenty times), clip more, and lose entropy
+    assert early("lr_x30", "approx_kl").min() > 9 * healthy["approx_kl"].max()
+    assert np.median(early("lr_x30", "approx_kl")) > 15 * np.median(healthy["approx_kl"])
+    assert np.median(early("lr_x30", "clip_fraction")) > healthy["clip_fraction"].max()
+    assert np.median(early("lr_x30", "entropy")) < healthy["entropy"].min()
+    # no done mask: return far below, update sizes healthy, critic worse early
+    assert early("no_done_mask", "return").max() < healthy["return"].min() / 3
+    assert early("no_done_mask", "approx_kl").max() < 1.5 * healthy["approx_kl"].max()
+    assert early("no_done_mask", "explained_variance").max() < healthy["explained_variance"].min()
+    # no advantage normalisation: its updates are no larger than healthy ones (the run that hides)
+    assert early("no_adv_norm", "approx_kl").max() < 1.5 * healthy["approx_kl"].max()
+    assert early("no_adv_norm", "clip_fraction").max() < 1.5 * healthy["clip_fraction"].max()
