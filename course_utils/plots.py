@@ -7,6 +7,7 @@ from typing import Literal, Sequence, Union
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from course_utils.bands import band as seed_band
 from course_utils.trainers.history import History
@@ -163,8 +164,10 @@ def plot_diagnostics(data: dict, runs: dict[str, str], history: History | None =
             ax.plot(steps, values, color="black", linewidth=0.8, label="your run")
         if quantity == "approx_kl":
             ax.set_yscale("log")  # healthy and broken updates differ by factors, not by amounts
+            ax.set_ylim(1e-5, 1.0)  # one scale for every figure; the last updates (learning rate ~0) move by ~0
         if quantity == "explained_variance":
             ax.set_ylim(-1.0, 1.05)  # below -1 only says "far worse than the mean"
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
         ax.set_xlabel("environment steps")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
