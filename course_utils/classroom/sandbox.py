@@ -1,4 +1,4 @@
-"""Run one submitted workbook in a locked-down process and grade it.
+"""Run one submitted workbook in a locked-down process and observe its exercise functions (not judge them).
 
 The batch grader (:mod:`course_utils.classroom.batch`) calls :func:`run_sandboxed` once per
 submission. The submission is copied into a fresh scratch folder and executed there by
