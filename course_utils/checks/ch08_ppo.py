@@ -299,11 +299,13 @@ def _ev_cases():
     returns = torch.randn(64, generator=g) * 10 + 30
     return [
         Case("three states (worked by hand)",
-             fixed(values=torch.tensor([1.0, 1.0, 5.0]), returns=torch.tensor([0.0, 2.0, 4.0])),
-             why="the errors R - V are [-1, 1, -1], variance 4/3; the returns' variance is 4; 1 - (4/3)/4 = 2/3"),
+             fixed(values=torch.tensor([0.0, 4.0, 5.0]), returns=torch.tensor([0.0, 2.0, 4.0])),
+             why="the errors R - V are [0, -2, -1]: mean -1, variance 1; the returns' variance is 4; 1 - 1/4 = 0.75"),
         Case("a critic that predicts the batch's mean return",
              fixed(values=torch.full((4,), 2.5), returns=torch.tensor([1.0, 2.0, 3.0, 4.0])),
              why="R - V varies exactly as R does: the critic explains none of the variance, 0"),
+        Case("a perfect critic", fixed(values=torch.tensor([1.0, 2.0, 3.0, 4.0]), returns=torch.tensor([1.0, 2.0, 3.0, 4.0])),
+             why="R - V = 0 everywhere: nothing is left unexplained, 1"),
         Case("every prediction off by the same +5",
              fixed(values=torch.tensor([6.0, 7.0, 8.0, 9.0]), returns=torch.tensor([1.0, 2.0, 3.0, 4.0])),
              why="R - V = -5 everywhere has variance 0, so the score is 1: a constant offset is invisible to a "
@@ -353,6 +355,18 @@ EXERCISES.append(Exercise(
                                                                   num=lambda r, v: torch.var(r - v, unbiased=False)),
                 "the two variances are normalised differently (one by M, the other by M - 1): use the same for both, "
                 "then the choice cancels."),
+        Mistake("mixed normalisation, the other way", lambda values, returns: _ev(
+            values, returns, den=lambda r, v: torch.var(r, unbiased=False)),
+                "the two variances are normalised differently (one by M - 1, the other by M): use the same for both, "
+                "then the choice cancels."),
+        Mistake("standard deviations", lambda values, returns: _ev(values, returns, num=lambda r, v: torch.std(r - v),
+                                                                  den=lambda r, v: torch.std(r)),
+                "you compared standard deviations; the score is about variances (squared spreads), so that the "
+                "explained and the unexplained parts add up: use Var, not std."),
+        Mistake("squared correlation", lambda values, returns: float(torch.corrcoef(torch.stack([values, returns]))[0, 1]
+                                                                       ** 2),
+                "this is the squared correlation of V and R, which forgives any scale and sign: a critic with the "
+                "sign flipped scores 1 with it. Measure the errors R - V themselves."),
     ],
     hints=[
         "A critic that always predicts the batch's mean return leaves all the variance of the returns unexplained. "

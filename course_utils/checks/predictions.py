@@ -142,39 +142,47 @@ PREDICTIONS = [
                  "C has a different one). Read its five panels against the healthy band: which is broken in run A?",
         choices=WHAT_BROKE,
         answer="c",
-        explanation="The return stays far below the healthy band from the start, while the size of the updates "
-                    "(approximate KL, clip fraction) looks healthy: the optimiser is doing its job on a wrong "
-                    "signal. The explained variance is negative for the first 10,000 steps: the critic's targets "
-                    "carry the next episode's rewards across the end of an episode, so no function of the state "
-                    "can predict them. Worse, a fall no longer cuts the return, so the action that drops the pole "
-                    "gets no negative advantage: little to learn, and the entropy stays high.",
-    ),
-    Prediction(
-        id="diagnose_run_b",
-        chapter="08 PPO",
-        title="diagnostics lab: what broke run B?",
-        question="Run B has one of the same three things broken, a different one from runs A and C. Which?",
-        choices=WHAT_BROKE,
-        answer="b",
-        explanation="Its diagnostics stay close to the healthy band (updates of the same size, an entropy that "
-                    "falls a little faster, a critic that explains slightly more): on CartPole, with gradient "
-                    "clipping, unnormalised advantages cost little, and the lesson's ablation could not tell "
-                    "them apart from the zoo settings with 5 seeds. You could only name it by elimination. "
-                    "Diagnostics show what an update does; a mistake that changes little shows little.",
+        explanation="The return stays far below the healthy band (early on even below a random policy's, about 22: "
+                    "the policy learns to fall sooner), while the size of the updates (approximate KL, clip "
+                    "fraction) looks healthy: the optimiser does its job on a wrong signal. Without the done mask a "
+                    "fall no longer cuts the return: the chain of TD residuals runs on through the reset step into "
+                    "the next episode, so a fall costs about one reward instead of the ~50 a healthy critic "
+                    "learns, and what it is worth is left to the critic's guesses. The explained variance is "
+                    "about 0 or negative over the first 10,000 steps, the critic chasing targets that move as it "
+                    "learns; once it fits them (from about 16,000 steps) every diagnostic looks healthy and only "
+                    "the return tells. Updates of a healthy size with a return that does not rise: check how the "
+                    "advantages are computed.",
     ),
     Prediction(
         id="diagnose_run_c",
         chapter="08 PPO",
         title="diagnostics lab: what broke run C?",
-        question="Run C has the remaining one of the three. Which?",
+        question="Run C has one of the same three things broken (each of runs A, B and C a different one). Which?",
         choices=WHAT_BROKE,
         answer="a",
         explanation="Every update moves the policy about twenty times further than a healthy one (approximate KL "
-                    "around 0.14 instead of 0.007; a clip fraction of 0.2 to 0.4): the steps are too large. The "
-                    "entropy collapses within 10,000 steps, the policy turning nearly deterministic before it is "
-                    "good, and on one seed it stays stuck there (return 9, entropy 0, nothing left to clip). "
-                    "A high clip fraction with a large KL is the classic sign of a learning rate (or a number "
-                    "of epochs) too large.",
+                    "around 0.14 instead of 0.007) and clips about twice as many samples (0.24 against 0.13): the "
+                    "steps are too large. The median entropy collapses within 10,000 steps (0.16 against 0.52), "
+                    "the policy turning nearly deterministic before it is good. One of the five seeds never "
+                    "recovers: from about 18,000 steps on it balances for 9 steps, with entropy 0 and nothing left to clip, "
+                    "and its critic explains 99.8% of the variance, because such short episodes are easy to "
+                    "predict: a high explained variance does not mean a healthy run. A large KL with a high clip "
+                    "fraction is the classic sign of a learning rate (or a number of epochs) too large.",
+    ),
+    Prediction(
+        id="diagnose_run_b",
+        chapter="08 PPO",
+        title="diagnostics lab: what broke run B?",
+        question="Run B has one of the same three things broken (each of runs A, B and C a different one). Which?",
+        choices=WHAT_BROKE,
+        answer="b",
+        explanation="It differs only a little from the healthy band: slightly smaller updates, an entropy that falls "
+                    "a little faster, a critic that explains a little more; nothing points at a cause, so you name "
+                    "it by elimination. Unnormalised advantages mostly change the scale of the policy's gradient, "
+                    "which Adam's per-parameter step size largely cancels; while the critic lags they are also "
+                    "mostly positive, reinforcing every sampled action, hence the faster-falling entropy. On the "
+                    "return, the lesson's ablation could not tell it from the zoo settings with 5 seeds. Diagnostics "
+                    "show what an update does; a mistake that changes little shows little.",
     ),
     Prediction(
         id="same_reward_group",

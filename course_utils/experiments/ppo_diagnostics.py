@@ -8,8 +8,11 @@ settings (:data:`course_utils.trainers.ppo.ZOO`) with at most one thing broken:
 * ``healthy``: the zoo settings;
 * ``lr_x30``: a learning rate 30 times the zoo's (3e-2 instead of 1e-3);
 * ``no_adv_norm``: advantages not standardised;
-* ``no_done_mask``: GAE run with every done flag zeroed, so that returns and TD residuals
-  flow across the end of an episode into the next one (chapter 05's classic mistake).
+* ``no_done_mask``: GAE run with every done flag zeroed (chapter 05's classic mistake): the
+  chain of TD residuals runs on through the end of an episode and the reset step (reward 0,
+  not trained on) into the next episode, so a fall costs about one reward. On a truncated step
+  the target also gets gamma V(s_T) twice (once from the trainer's truncation bootstrap, once
+  from GAE); these runs seldom reach 500 steps, so that matters little.
 
 Recorded per run, on a grid of bins of ``BIN`` environment steps: the rolling mean return of
 the last 20 episodes at the end of each bin, and the mean over the bin's updates of the four
@@ -97,10 +100,11 @@ def load(path: Path | None = None) -> dict:
 
 
 def per_seed(data: dict, name: str, quantity: str, start: int = 0, stop: int | None = None) -> list[float]:
-    """One number per seed of run ``name``: the mean of ``quantity`` over the grid points in
-    [start, stop] environment steps (bins without a value left out; NaN if none has one)."""
+    """One number per seed of run ``name``: the mean of ``quantity`` over the bins that lie in
+    (start, stop] environment steps (a grid point is a bin's end; bins without a value left out;
+    NaN if none has one)."""
     grid = np.asarray(data["grid"])
-    inside = (grid >= start) & (grid <= (stop if stop is not None else grid[-1]))
+    inside = (grid > start) & (grid <= (stop if stop is not None else grid[-1]))
     out = []
     for r in data["results"][name]["runs"]:
         values = store.nan_array(r[quantity])[inside]
@@ -126,6 +130,11 @@ def table(data: dict, columns: dict[str, str], start: int = 0, stop: int = 20_00
             cells.append(f"{mid:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
         lines.append(f"{label:<26}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
+
+
+def mystery_table(data: dict, start: int = 0, stop: int = 20_000) -> str:
+    """:func:`table` of the healthy run and the lab's three mystery runs, by letter only."""
+    return table(data, {"healthy": "healthy", **MYSTERY}, start, stop)
 
 
 def band(data: dict, name: str, quantity: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
