@@ -24,6 +24,7 @@ DIAGNOSTIC_PANELS = [
     ("entropy", "policy entropy (nats)"),
     ("approx_kl", "approx. KL per update"),
     ("clip_fraction", "clip fraction"),
+    ("value_mean", "mean critic value V(s)"),
 ]
 
 Runs = Union[History, Sequence[History]]
@@ -149,7 +150,7 @@ def plot_diagnostics(data: dict, runs: dict[str, str], history: History | None =
     per update). ``axes``: one row of ``len(panels)`` axes to draw into (default: a new figure).
     Returns the axes."""
     if axes is None:
-        axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2), constrained_layout=True)[1]
+        axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.0), constrained_layout=True)[1]
     n_seeds = len(data["seeds"])
     for ax, (quantity, ylabel) in zip(axes, panels):
         for k, (name, label) in enumerate(runs.items()):
@@ -181,7 +182,7 @@ def plot_mystery_runs(data: dict) -> np.ndarray:
     cache (:data:`~course_utils.experiments.ppo_diagnostics.MYSTERY`, shown by its letter only),
     each against the healthy band in grey. Returns the (3, 5) axes."""
     fig, axes = plt.subplots(len(ppo_diagnostics.MYSTERY), len(DIAGNOSTIC_PANELS),
-                             figsize=(3.3 * len(DIAGNOSTIC_PANELS), 2.9 * len(ppo_diagnostics.MYSTERY)),
+                             figsize=(2.9 * len(DIAGNOSTIC_PANELS), 2.8 * len(ppo_diagnostics.MYSTERY)),
                              sharey="col", constrained_layout=True)
     colors = ["tab:red", "tab:purple", "tab:orange"]
     for row, (letter, name) in zip(axes, ppo_diagnostics.MYSTERY.items()):

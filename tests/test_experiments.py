@@ -66,7 +66,7 @@ def test_diagnostics_cache_bins_runs_and_summarises(tmp_path, monkeypatch):
         h = _fake_train(seed=config["seed"], total_steps=config["total_steps"])
         n = len(h.env_steps)
         h.diagnostics = {"approx_kl": [0.01 * (config["seed"] + 1)] * n, "clip_fraction": [0.1] * n,
-                         "entropy": list(np.linspace(0.69, 0.3, n)), "explained_variance": [0.5] * n}
+                         "entropy": list(np.linspace(0.69, 0.3, n)), "explained_variance": [0.5] * n, "value_mean": [10.0] * n}
         return h
 
     data = ppo_diagnostics.run([0, 1], 6_000, fake_ppo, lambda env, **kw: kw)
@@ -113,6 +113,9 @@ def test_the_diagnostics_lab_reads_what_the_cache_shows():
     assert early("no_done_mask", "return").max() < healthy["return"].min() / 3
     assert early("no_done_mask", "approx_kl").max() < 1.5 * healthy["approx_kl"].max()
     assert early("no_done_mask", "explained_variance").max() < healthy["explained_variance"].min()
+    # ... and a mean value far above what its short episodes are worth: (1 - gamma^L) / (1 - gamma), gamma 0.98
+    worth = (1 - 0.98 ** early("no_done_mask", "return").max()) / 0.02
+    assert early("no_done_mask", "value_mean").min() > 1.5 * worth
     # no advantage normalisation: its updates are no larger than healthy ones (the run that hides)
     assert early("no_adv_norm", "approx_kl").max() < 1.5 * healthy["approx_kl"].max()
     assert early("no_adv_norm", "clip_fraction").max() < 1.5 * healthy["clip_fraction"].max()

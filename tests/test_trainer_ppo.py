@@ -88,7 +88,7 @@ def test_learner_functions_are_called_and_recorded():
 
 
 def test_diagnostics_are_logged_and_gae_and_explained_variance_plug_in():
-    """Every update logs the four diagnostics of lesson 08's section 8; a learner's (or a broken)
+    """Every update logs the diagnostics of lesson 08's section 8; a learner's (or a broken)
     GAE and explained variance are the ones used."""
     calls = {"gae": 0, "ev": 0}
 
@@ -98,7 +98,7 @@ def test_diagnostics_are_logged_and_gae_and_explained_variance_plug_in():
 
     h = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False, explained_variance=my_ev)
     d = h.diagnostics
-    assert {"approx_kl", "clip_fraction", "entropy", "explained_variance"} <= set(d)
+    assert {"approx_kl", "clip_fraction", "entropy", "explained_variance", "value_mean"} <= set(d)
     assert all(len(d[k]) == len(h.env_steps) for k in d)
     assert all(0 < e <= np.log(2) + 1e-6 for e in d["entropy"])  # two actions: at most ln 2 nats
     assert all(k >= 0 for k in d["approx_kl"]) and all(0 <= c <= 1 for c in d["clip_fraction"])

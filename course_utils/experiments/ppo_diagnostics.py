@@ -18,7 +18,7 @@ Recorded per run, on a grid of bins of ``BIN`` environment steps: the rolling me
 the last 20 episodes at the end of each bin, and the mean over the bin's updates of the four
 diagnostics PPO implementations log (``history.diagnostics`` of
 :func:`course_utils.trainers.ppo.train_ppo`): approximate KL and clip fraction of the update,
-entropy of the policy after it, explained variance of the critic before it.
+entropy of the policy after it, explained variance and mean value of the critic before it.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from course_utils.experiments import store
 
 FILE = "ppo_diagnostics.json"
 BIN = 2_000  # environment steps per point of the stored curves
-DIAGNOSTICS = ("approx_kl", "clip_fraction", "entropy", "explained_variance")
+DIAGNOSTICS = ("approx_kl", "clip_fraction", "entropy", "explained_variance", "value_mean")
 
 
 def gae_without_done_mask(rewards, values, dones, last_value, gamma, lam):
@@ -118,7 +118,7 @@ def table(data: dict, columns: dict[str, str], start: int = 0, stop: int = 20_00
     steps, with the smallest and largest seed in brackets."""
     rows = [("return (last 20 episodes)", "return", 0), ("explained variance", "explained_variance", 2),
             ("entropy (nats)", "entropy", 2), ("approx. KL per update", "approx_kl", 4),
-            ("clip fraction", "clip_fraction", 2)]
+            ("clip fraction", "clip_fraction", 2), ("mean value V(s)", "value_mean", 1)]
     width = max(26, *(len(h) + 2 for h in columns))
     lines = [f"mean over steps {start:,} to {stop:,}: median over {len(data['seeds'])} seeds [lowest, highest seed]",
              " " * 26 + "".join(f"{h:>{width}}" for h in columns)]

@@ -204,7 +204,8 @@ def train_ppo(
     ``history.diagnostics`` holds, per update: approx_kl and clip_fraction of the whole batch
     after the update, entropy (mean entropy of the policy at the batch's states, in nats, after
     the update), explained_variance of the critic's rollout values against the returns they
-    were trained towards (before the update), kl_beta and the epochs run.
+    were trained towards and value_mean, the mean of those values (before the update), kl_beta
+    and the epochs run.
 
     ``gae(rewards, values, dones, last_value, gamma, lam)`` and ``explained_variance(values,
     returns)`` may be a learner's functions too (chapter 05's and chapter 08's exercises); the
@@ -223,7 +224,7 @@ def train_ppo(
             "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "answer") if penalty else None,
             "gae": gae_fn.source, "explained_variance": "learner" if explained_variance else "answer"}
     history = History(config={**dataclasses.asdict(cfg), "hidden": list(cfg.hidden), "torch_threads": 1, **used})
-    history.diagnostics = {"approx_kl": [], "clip_fraction": [], "entropy": [], "explained_variance": [],
+    history.diagnostics = {"approx_kl": [], "clip_fraction": [], "entropy": [], "explained_variance": [], "value_mean": [],
                            "kl_beta": [], "epochs": []}
     with one_torch_thread():
         # ---- env and agent
@@ -350,6 +351,7 @@ def train_ppo(
             history.value_loss.append(v_loss.item())
             history.wall_time.append(time.perf_counter() - start)
             for key, value in dict(approx_kl=kl_total, clip_fraction=clip_fraction, entropy=entropy_after.mean(),
+                                   value_mean=b_values.mean(),
                                    explained_variance=explained, kl_beta=beta, epochs=epoch).items():
                 history.diagnostics[key].append(float(value))
             bar.update(min(steps, cfg.total_steps) - bar.n)
