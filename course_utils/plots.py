@@ -180,13 +180,12 @@ def plot_diagnostics(data: dict, runs: dict[str, str], history: History | None =
 def plot_mystery_runs(data: dict) -> np.ndarray:
     """The diagnostics lab of workbook 08: one row per mystery run of the ``ppo_diagnostics``
     cache (:data:`~course_utils.experiments.ppo_diagnostics.MYSTERY`, shown by its letter only),
-    each against the healthy band in grey. Returns the (3, 5) axes."""
+    each against the healthy band in grey. Returns the (runs, panels) axes."""
     fig, axes = plt.subplots(len(ppo_diagnostics.MYSTERY), len(DIAGNOSTIC_PANELS),
                              figsize=(2.9 * len(DIAGNOSTIC_PANELS), 2.8 * len(ppo_diagnostics.MYSTERY)),
                              sharey="col", constrained_layout=True)
     colors = ["tab:red", "tab:purple", "tab:orange"]
-    for row, (letter, name) in zip(axes, ppo_diagnostics.MYSTERY.items()):
-        plot_diagnostics(data, {"healthy": "healthy", name: letter}, axes=row,
-                         colors=["0.55", colors[list(ppo_diagnostics.MYSTERY).index(letter) % len(colors)]])
+    for k, (row, (letter, name)) in enumerate(zip(axes, ppo_diagnostics.MYSTERY.items())):
+        plot_diagnostics(data, {"healthy": "healthy", name: letter}, axes=row, colors=["0.55", colors[k % len(colors)]])
         row[0].set_title(letter, loc="left", fontweight="bold")
     return axes

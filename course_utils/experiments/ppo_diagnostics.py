@@ -15,8 +15,8 @@ settings (:data:`course_utils.trainers.ppo.ZOO`) with at most one thing broken:
   from GAE); these runs seldom reach 500 steps, so that matters little.
 
 Recorded per run, on a grid of bins of ``BIN`` environment steps: the rolling mean return of
-the last 20 episodes at the end of each bin, and the mean over the bin's updates of the four
-diagnostics PPO implementations log (``history.diagnostics`` of
+the last 20 episodes at the end of each bin, and the mean over the bin's updates of each of
+:data:`DIAGNOSTICS`, which PPO implementations log (``history.diagnostics`` of
 :func:`course_utils.trainers.ppo.train_ppo`): approximate KL and clip fraction of the update,
 entropy of the policy after it, explained variance and mean value of the critic before it.
 """
@@ -114,8 +114,8 @@ def per_seed(data: dict, name: str, quantity: str, start: int = 0, stop: int | N
 
 def table(data: dict, columns: dict[str, str], start: int = 0, stop: int = 20_000) -> str:
     """A text table: one row per quantity, one column per run (``columns``: heading -> run
-    name), each cell the median over seeds of the quantity's mean over [start, stop] environment
-    steps, with the smallest and largest seed in brackets."""
+    name), each cell the median over seeds of the quantity's mean over (start, stop] environment
+    steps (:func:`per_seed`), with the smallest and largest seed in brackets."""
     rows = [("return (last 20 episodes)", "return", 0), ("explained variance", "explained_variance", 2),
             ("entropy (nats)", "entropy", 2), ("approx. KL per update", "approx_kl", 4),
             ("clip fraction", "clip_fraction", 2), ("mean value V(s)", "value_mean", 1)]
