@@ -107,7 +107,8 @@ def plot_learning_curves(
                         rotation=90, fontsize="x-small", ha="right", va="bottom")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"return (mean of last {smooth} episodes)" if smooth > 1 else "episode return")
-    ax.legend(loc="best", fontsize="small")
+    # under the axes, not over them: inside, "best" still covered a learner's curve or the "ends here" label
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize="small", frameon=False)
     ax.grid(alpha=0.3)
     return ax
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from course_utils.trainers.history import History
 
 __all__ = ["REFERENCES", "OPTIONAL", "ReferenceCurve", "load_reference", "reference_names", "make_reference",
-           "describe_run"]
+           "describe_run", "place_steps", "place_not_reached", "place_return", "return_cap", "RETURN_CAP"]
 
 FOLDER = "reference_curves"
 WINDOW = 20  # episodes in the rolling mean
@@ -256,13 +256,88 @@ def make_reference(name: str, seeds: list[int], trainers: dict[str, Callable[...
     }  # fmt: skip
 
 
+# The most a rolling mean of episode returns can reach, per environment (CartPole-v1 stops an
+# episode at 500 steps, one reward each). Runs and seeds pile up at a cap, so their order there
+# is decided by a single shorter episode, not by learning.
+RETURN_CAP: dict[str, float] = {"CartPole-v1": 500.0}
+
+
+def return_cap(ref: ReferenceCurve) -> float | None:
+    """The cap on ``ref``'s returns (None: its environment has none)."""
+    return RETURN_CAP.get(str(ref.config.get("env_id", "")))
+
+
+def _far_later(steps_ref: Band) -> float:
+    """Steps beyond which reaching the target (or still not having reached it) is far outside the
+    seeds: the slowest seed's steps plus the seeds' whole spread, and at least half as much again."""
+    return steps_ref.high + max(steps_ref.high - steps_ref.low, 0.5 * steps_ref.high)
+
+
+def place_steps(step: float, steps_ref: Band) -> str:
+    """Where a run's steps-to-target fall among the reference seeds' (fewer is better).
+
+    With n seeds, a new run of the same code is later than all of them one time in n + 1 by
+    chance (1 in 9 for 8 seeds), so just beyond the slowest seed is said to be ordinary; only a
+    run later than the slowest seed by more than the seeds' whole spread, and by half the slowest
+    seed's steps, is called far outside. Sooner than every seed is good news and said plainly.
+    """
+    if steps_ref.contains(step):
+        return "inside their range"
+    if step < steps_ref.low:
+        return "sooner than every reference seed"
+    if step <= _far_later(steps_ref):
+        return (f"a little later than the slowest of them, which a correct run is about one time in "
+                f"{steps_ref.n + 1} by chance")
+    return "far later than every reference seed: if another seed is as slow, look for a bug"
+
+
+def place_not_reached(budget: float, steps_ref: Band) -> str:
+    """What it means that a run of ``budget`` steps has not reached the target yet.
+
+    Only when every seed had reached it, and the run is past the point where reaching it would
+    be called far later (:func:`place_steps`), is it a sign of a bug; otherwise it says how many
+    seeds had reached it in as many steps."""
+    in_time = sum(v <= budget for v in steps_ref.values)
+    if steps_ref.finite == steps_ref.n and budget > _far_later(steps_ref):
+        return (f"every reference seed had reached it long before: it looks as if it is not learning; if "
+                "another seed does the same, look for a bug")
+    return f"{in_time} of {steps_ref.n} reference seeds had reached it by then"
+
+
+def place_return(value: float, at: Band, cap: float | None, window: int = WINDOW) -> str:
+    """Where a run's rolling-``window`` mean return falls among the reference seeds' at the same step.
+
+    ``cap``: the most a return can be (None: no cap). A rolling mean within one episode's worth of
+    the cap (``cap * (1 - 1/window)``: one short episode among the last ``window`` costs up to
+    that much) counts as *at the cap*, level with every seed that is there too, whatever the
+    decimals say. Below the lowest seed is said without alarm: a correct run is lowest about one
+    time in n + 1 with n seeds, and a correct seed can collapse for a while and recover (PPO with a
+    KL penalty did so in the cache), so one step's return is no verdict; whether the run learned at
+    all is judged by when it reached the target (:func:`place_steps`, :func:`place_not_reached`).
+    """
+    n = at.n
+    if cap is not None:
+        near = cap * (1 - 1 / window)
+        at_cap = sum(v >= near for v in at.values)
+        if value >= near and at_cap:
+            return (f"at the cap of {fmt(cap)}, where {at_cap} of the {n} reference seeds were too (within one "
+                    f"episode of it: a single shorter episode among the last {window} lowers the mean by up to "
+                    f"{fmt(cap / window)})")
+    if at.contains(value):
+        return "inside their range"
+    if value > at.high:
+        return "above every reference seed"
+    return f"below the lowest of them, where a correct run lands about one time in {n + 1}"
+
+
 def describe_run(history: "History", reference: "ReferenceCurve | str", target: float, window: int = 20,
                  label: str = "your run") -> str:
     """Place one run in a reference's band, in two sentences.
 
     1. when it first reached ``target`` (rolling-``window`` mean), against when the reference
-       seeds did;
-    2. its rolling mean at its last step, against the reference seeds at the same step.
+       seeds did (:func:`place_steps`);
+    2. its rolling mean at its last step, against the reference seeds at the same step
+       (:func:`place_return`, which knows about the environment's cap on returns).
 
     Example: "your run reached 475 after 52,000 steps; the 8 reference seeds reached it after
     31,000 to 78,000 steps (median 45,000): inside their range."
@@ -275,17 +350,11 @@ def describe_run(history: "History", reference: "ReferenceCurve | str", target: 
     n = ref.n_seeds
     if reached is not None:
         step = reached[0]
-        if step < steps_ref.low:
-            where = "sooner than every reference seed"
-        elif step > steps_ref.high:
-            where = "later than every reference seed"
-        else:
-            where = "inside their range"
+        where = place_steps(step, steps_ref)
         first = f"{label} reached {t} after {fmt(step)} steps"
     else:
         first = f"{label} did not reach {t} in its {fmt(budget)} steps"
-        in_time = sum(v <= budget for v in steps_ref.values)
-        where = f"{in_time} of {n} reference seeds had reached it by then"
+        where = place_not_reached(budget, steps_ref)
     if steps_ref.finite == 0:
         ref_text = f"none of the {n} reference seeds reached it in {fmt(ref.env_steps[-1])} steps"
     elif steps_ref.finite < n:
@@ -300,8 +369,7 @@ def describe_run(history: "History", reference: "ReferenceCurve | str", target: 
         final = float(history.rolling_return(window)[1][-1])
         at = ref.band_at(budget)
         if at is not None:
-            position = ("inside their range" if at.contains(final) else
-                        "below every reference seed" if final < at.low else "above every reference seed")
+            position = place_return(final, at, return_cap(ref), window)
             sentences.append(f"At {fmt(budget)} steps its rolling-{window} mean was {fmt(final, 1)}; the reference "
                              f"seeds stood at {fmt(at.low, 1)} to {fmt(at.high, 1)} (median {fmt(at.median, 1)}) "
                              f"at that point: {position}.")
