@@ -83,7 +83,7 @@ EXERCISES.append(Exercise(
 def _gauss_cases():
     g = gen(202)
     return [
-        Case("standard normal at zero, D = 1 and 2 (worked by hand)",
+        Case("standard normal at zero, two samples in D = 2 (worked by hand)",
              fixed(x=torch.zeros(2, 2), mu=torch.zeros(2, 2), log_std=torch.zeros(2)),
              why="each dimension contributes -0.5 log(2 pi) = -0.9189, so D = 2 gives -1.8379"),
         Case("5 samples in 3 dimensions, shared log_std (D,)",
