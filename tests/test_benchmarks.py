@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks.run import _episode_stats, _evaluate
 from course_utils.trainers.history import History
@@ -21,3 +22,27 @@ def test_evaluation_plays_seeded_episodes():
     assert right == _evaluate(lambda obs: 1, "CartPole-v1", episodes=3) and 5 < right < 20
     assert _evaluate(lambda obs: int(obs[2] > 0), "CartPole-v1", episodes=2) > right  # leaning policy lasts longer
     assert np.isfinite(right)
+
+
+def test_the_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path):
+    """`python -m benchmarks.run` once crashed after its first run (a module it no longer imported) and no
+    test saw it. Both systems, one seed, every task at 1% of its budget, through its command line."""
+    pytest.importorskip("stable_baselines3")
+    import json
+
+    from benchmarks import run
+
+    budgets = {name: task["steps"] for name, task in run.TASKS.items()}
+    try:
+        run.main(["--seeds", "0", "--scale", "0.01", "--out", str(tmp_path)])
+    finally:
+        for name, steps in budgets.items():  # main() scales the module's budgets in place
+            run.TASKS[name]["steps"] = steps
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["meta"]["complete"] and data["meta"]["machine"]["gymnasium"]
+    for name in run.TASKS:
+        assert set(data["results"][name]) == set(run._systems(run.TASKS[name]))
+        for system, runs in data["results"][name].items():
+            assert runs["0"]["steps_per_s"] > 0, (name, system)
+    report = (tmp_path / "RESULTS.md").read_text()
+    assert "Ratios of medians, course / SB3" in report and (tmp_path / "results.png").stat().st_size > 0
