@@ -32,7 +32,7 @@ def bootstrapped_returns_loop_per_column(rewards, dones, last_value, gamma):
 
 def bootstrapped_returns_via_gae(rewards, dones, last_value, gamma):
     # with V = 0 everywhere, GAE with lam = 1 is the bootstrapped return itself
-    from course_utils.rl.functional import gae
+    from course_utils.answers import gae
 
     return gae(rewards, torch.zeros_like(rewards), dones, last_value, gamma, 1.0)
 
@@ -106,7 +106,7 @@ def k_step_advantage_returns(rewards, values, dones, last_value, gamma, k):
 
 
 def lambda_returns_from_gae(rewards, values, dones, last_value, gamma, lam):
-    from course_utils.rl.functional import gae
+    from course_utils.answers import gae
 
     return gae(rewards, values, dones, last_value, gamma, lam) + values
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from course_utils.trainers.history import History
-from course_utils.trainers.reference import load_reference
+from course_utils.experiments.reference_curves import load_reference
 
 MARGIN = 0.75  # the threshold may be at most this fraction of the worst reference seed's best
 

@@ -3,6 +3,9 @@ only what lies below it (ARCHITECTURE.md draws the picture)."""
 from __future__ import annotations
 
 import ast
+import importlib.util
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +135,48 @@ def test_notebook_grading_path_imports_without_torch(module):
     code = f"import sys, {module}; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:5]"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_trainers_never_import_experiments():
+    """Experiments run trainers (experiments/command.py hands them in); a trainer that imported an
+    experiment would be a stair back up (it once re-exported caches for the lessons)."""
+    for name in MODULES:
+        if name.startswith("course_utils.trainers"):
+            up = sorted(m for m in GRAPH[name] if m.startswith("course_utils.experiments"))
+            assert not up, f"{name} imports {up}"
+
+
+def _notebook_imports(path: Path) -> list[tuple[str, set[str]]]:
+    """Every ``course_utils...`` import in a notebook's code cells: (module, names taken from it)."""
+    found = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "\n".join(line for line in "".join(cell["source"]).split("\n") if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils"):
+                found.append((node.module, {alias.name for alias in node.names}))
+            elif isinstance(node, ast.Import):
+                found += [(alias.name, set()) for alias in node.names if alias.name.startswith("course_utils")]
+    return found
+
+
+NOTEBOOKS = sorted((PACKAGE.parent / "notebooks").glob("*.ipynb")) + sorted((PACKAGE.parent / "solutions").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebooks_import_answers_from_the_answer_key_and_never_from_the_checks(path):
+    """Lessons take an exercise's answer from course_utils.answers, a cache from experiments, a trainer's
+    train_* from trainers; no notebook imports from the checks (cases and mistakes) or a module that is gone."""
+    from course_utils.catalogue import registry
+
+    answer_ids = set(registry())
+    imports = _notebook_imports(path)
+    assert imports, path.name
+    for module, names in imports:
+        assert not module.startswith("course_utils.checks"), (path.name, module)
+        assert importlib.util.find_spec(module) is not None, (path.name, module)
+        # a workbook never names the answer key (the class grader flags code that does), so only
+        # lessons are held to taking answers from it
+        if path.parent.name == "notebooks" and not module.startswith("course_utils.answers"):
+            assert not names & answer_ids, f"{path.name}: {sorted(names & answer_ids)} from {module}, not course_utils.answers"

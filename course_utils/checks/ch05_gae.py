@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_utils import answers
-from course_utils.answers.advantages import k_step_advantage, next_state_values  # noqa: F401  (lesson 05 imports k_step_advantage from here)
+from course_utils.answers.advantages import k_step_advantage, next_state_values  # noqa: F401
 from course_utils.checks._common import fixed, gen
 from course_utils.grading.spec import Case, Exercise, Mistake
 

@@ -2,7 +2,7 @@
 
 :mod:`course_utils.classroom.sandbox` mounts this file over ``course_utils/answers/__init__.py``
 and over each module of that package inside the sandbox, so the learner's kernel imports the
-course as usual (the checks, the trainers and ``course_utils.rl.functional`` name answers), but
+course as usual (the checks and the trainers name answers), but
 every answer it looks up is a function that raises: the key itself is not readable there.
 """
 

@@ -1,5 +1,4 @@
-"""RL building blocks: the spine's math (re-exported from :mod:`course_utils.answers`), small policies and rollout collection."""
-from course_utils.rl.functional import discounted_return, gae, pg_loss, reward_to_go, td_residuals
+"""RL building blocks: small policies and rollout collection (the spine's math is :mod:`course_utils.answers`)."""
 from course_utils.rl.policies import CategoricalPolicy, GaussianPolicy, ValueNet, mlp
 from course_utils.rl.rollout import (
     Episode,
@@ -10,11 +9,6 @@ from course_utils.rl.rollout import (
 )
 
 __all__ = [
-    "discounted_return",
-    "reward_to_go",
-    "pg_loss",
-    "td_residuals",
-    "gae",
     "mlp",
     "CategoricalPolicy",
     "GaussianPolicy",

@@ -45,7 +45,6 @@ from tqdm.auto import tqdm
 
 from course_utils import answers
 from course_utils.answers import a2c_loss, bootstrapped_returns, lambda_returns
-from course_utils.experiments.lambda_sweep import LAMBDA_SWEEP, load_lambda_sweep  # noqa: F401  (lesson 05 loads them from here)
 from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History

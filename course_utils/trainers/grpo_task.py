@@ -34,7 +34,6 @@ from tqdm.auto import tqdm
 
 from course_utils import answers as answer_key  # "answers" here are the sampled sequences
 from course_utils.answers import group_relative_advantages, grpo_loss, ppo_clip_loss  # noqa: F401
-from course_utils.experiments.grpo_comparison import cache_path  # noqa: F401  (lesson 09 loads the cache from here)
 from course_utils.rl.policies import mlp
 from course_utils.trainers.history import History
 from course_utils.trainers.kit import bar_label, plug_in
