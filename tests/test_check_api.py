@@ -172,3 +172,15 @@ def test_traceback_hides_grader_frames():
         learner("y")
     except ValueError as exc:
         assert "learner" in trimmed_traceback(exc)
+
+
+def test_feedback_shows_an_int_argument_as_an_int():
+    # k = 3 is an int in the contract: showing it as "3.0" suggested a float (issue 25)
+    from course_utils import catalogue
+    from course_utils.answers import k_step_advantage
+    from course_utils.grading.comparison import fmt_inputs
+
+    assert fmt_inputs({"k": 3, "gamma": 0.5, "last_value": 0.0, "flag": True}) == \
+        "k = 3, gamma = 0.5, last_value = 0.0, flag = True"
+    result = catalogue.grade("k_step_advantage", lambda *a, **kw: k_step_advantage(*a, **kw) + 1.0)
+    assert not result.passed and "k = 2" in str(result) and "k = 2.0" not in str(result)

@@ -37,6 +37,10 @@ def fmt_value(x: Any, max_items: int = 8) -> str:
         return f"a tensor of shape {fmt_shape(t.shape)} ({str(t.dtype).replace('torch.', '')})"
     if isinstance(x, np.ndarray):
         return fmt_value(torch.from_numpy(np.array(x)))
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))  # an int argument (k = 3) is shown as the int it is, never as 3.0
     if isinstance(x, (float, int, np.floating, np.integer)):
         return fmt_number(float(x))
     if callable(x):
