@@ -196,8 +196,9 @@ EXERCISES.append(Exercise(
         "score_i = e_{a_i} - pi(. | s_i): the one-hot row of the action taken, minus the row of softmax "
         "probabilities. Every row sums to 0, a quick self-check.",
     ],
-    success="Each row sums to zero, as the expected grad-log-prob lemma demands: averaged over actions drawn "
-            "from the policy itself, the score vanishes.",
+    success="Each row sums to zero because adding one constant to every logit leaves the policy unchanged. "
+            "The expected grad-log-prob lemma is a different fact: averaged over actions drawn from the policy "
+            "itself, sum_a pi(a) (e_a - pi), the rows give the zero vector.",
 ))
 
 

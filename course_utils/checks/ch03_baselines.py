@@ -180,7 +180,8 @@ def _vl_cases():
     g = gen(1010)
     return [
         Case("two states (worked by hand)", fixed(values=torch.tensor([1.0, 2.0]), returns=torch.tensor([3.0, 2.5])),
-             why="((1 - 3)^2 + (2 - 2.5)^2) / 2 = 2.125; d/dvalues = values - returns = [-2, -0.5]"),
+             why="((1 - 3)^2 + (2 - 2.5)^2) / 2 = 2.125; d/dvalues = 2 (values - returns) / M, "
+                 "which for M = 2 is values - returns = [-2, -0.5]"),
         Case("a batch of 32 states", fixed(values=torch.randn(32, generator=g), returns=torch.randn(32, generator=g) * 5)),
         Case("perfect values", fixed(values=torch.tensor([4.0, -1.0, 0.5]), returns=torch.tensor([4.0, -1.0, 0.5]))),
     ]

@@ -288,8 +288,10 @@ EXERCISES.append(Exercise(
         "V^clip_i = V_old_i + clip(V_i - V_old_i, -eps, eps); L_V = (1/M) sum_i max( (V_i - hat R_i)^2, (V^clip_i "
         "- hat R_i)^2 ), with V_old and hat R detached.",
     ],
-    success="The critic now moves at most clip_eps per update in the direction the clipping blocks. Note that the "
-            "ablation in the lesson finds it does not help on these tasks, as Andrychowicz et al. (2021) report.",
+    success="A state whose prediction has already moved more than clip_eps from V_old, in the direction the "
+            "clipping blocks, now gives no gradient: a soft brake, not a bound (other states and later minibatches "
+            "can still move it further). Note that the ablation in the lesson finds it does not help on these "
+            "tasks, as Andrychowicz et al. (2021) report.",
 ))
 
 
