@@ -43,3 +43,92 @@ def test_clipped_value_loss_message_calls_the_clip_a_brake_not_a_bound():
     values = torch.tensor([0.5, 0.1], requires_grad=True)       # first moved 0.5 > eps towards the return
     answers.clipped_value_loss(values, values_old, returns, 0.2).backward()
     assert values.grad[0] == 0 and values.grad[1] != 0
+
+
+def _markdown(path):
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / path).read_text(encoding="utf-8"))
+    return [("".join(c["source"]), c["cell_type"]) for c in nb["cells"]]
+
+
+def _bandit_variance(p, rewards, weight):
+    """Exact variance of (a - p) * weight(a) for a one-logit two-armed bandit, a ~ Bernoulli(p)."""
+    probs = {1: p, 0: 1 - p}
+    terms = {a: (a - p) * weight(a) for a in (0, 1)}
+    mean = sum(probs[a] * terms[a] for a in (0, 1))
+    return sum(probs[a] * terms[a] ** 2 for a in (0, 1)) - mean ** 2
+
+
+def test_subtracting_v_can_raise_the_variance_as_lesson_03_says():
+    p, r = 0.9, {1: 1.0, 0: 0.0}
+    v = p * r[1] + (1 - p) * r[0]
+    with_q = _bandit_variance(p, r, lambda a: r[a])
+    with_a = _bandit_variance(p, r, lambda a: r[a] - v)
+    assert abs(with_q - 0.0009) < 1e-12 and abs(with_a - 0.0576) < 1e-12 and with_a > with_q
+    text = "".join(s for s, _ in _markdown("notebooks/03_baselines.ipynb"))
+    assert "lowest of these" not in text and "0.0009" in text and "0.0576" in text
+
+
+def test_baseline_prediction_states_its_rewards_and_does_not_promise_a_smaller_variance_always():
+    pred = catalogue.predictions()["baseline_mean_and_spread"]
+    assert "10" in pred.question and "11" in pred.question and "0.3" in pred.question
+    # on this bandit the average reward cuts the variance (noise std 1 adds E[g^2] = p (1 - p) to each) ...
+    p, r = 0.3, {0: 10.0, 1: 11.0}
+    noise = p * (1 - p)
+    plain = _bandit_variance(p, r, lambda a: r[a]) + noise
+    based = _bandit_variance(p, r, lambda a: r[a] - 10.3) + noise
+    assert plain / based > 50
+    # ... but not on every problem: the p = 0.9 bandit above, where the average reward is V
+    assert "not a rule" in pred.explanation and "raise the variance" in pred.explanation
+
+
+def test_random_cartpole_policy_scores_about_22_as_the_chapters_say():
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1")
+    env.action_space.seed(0)
+    lengths = []
+    for seed in range(3000):
+        env.reset(seed=seed)
+        n, done = 0, False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            n, done = n + 1, terminated or truncated
+        lengths.append(n)
+    mean = sum(lengths) / len(lengths)
+    assert 21.5 < mean < 22.9          # standard error about 0.22 at 3,000 episodes; 22.2 over 20,000
+    lesson = "".join(s for s, _ in _markdown("notebooks/00_setup.ipynb"))
+    assert "22.2" in lesson and "standard error of about 1.2" in lesson
+
+
+def test_workbooks_count_their_checks_right():
+    import re
+
+    for path, expected in [("solutions/05_gae.ipynb", "four")]:
+        cells = _markdown(path)
+        n_checks = sum(1 for s, kind in cells if kind == "code" and re.search(r"^check\(", s, re.M))
+        words = {2: "two", 3: "three", 4: "four", 5: "five"}
+        text = " ".join(s for s, kind in cells if kind == "markdown")
+        assert words[n_checks] == expected
+        for said in re.findall(r"[Aa]ll (\w+) checks", text) + re.findall(r"(\w+) functions:", text):
+            assert said.lower() == expected, (path, said)
+
+
+def test_first_minibatch_clip_can_act_within_the_first_epoch():
+    # one shared logit vector: a step on the first minibatch moves the ratios of the second one
+    logits_old = torch.zeros(3)
+    logits = logits_old.clone().requires_grad_(True)
+    actions, adv = torch.zeros(8, dtype=torch.long), torch.ones(8)
+    logp_old = torch.log_softmax(logits_old, -1)[actions]
+    first = answers.ppo_clip_loss(torch.log_softmax(logits, -1)[actions[:4]], logp_old[:4], adv[:4], 0.2)
+    (grad,) = torch.autograd.grad(first, logits)
+    with torch.no_grad():
+        logits -= 1.0 * grad                                    # one SGD step, first minibatch
+    ratio = torch.exp(torch.log_softmax(logits, -1)[actions[4:]] - logp_old[4:])
+    assert (ratio > 1.2).all()                                  # second minibatch, same first epoch: clipped
+    second = answers.ppo_clip_loss(torch.log_softmax(logits, -1)[actions[4:]], logp_old[4:], adv[4:], 0.2)
+    assert torch.autograd.grad(second, logits)[0].abs().max() == 0
+    pred = catalogue.predictions()["first_minibatch_clip"]
+    assert "after some epochs" not in pred.explanation and "same first epoch" in pred.explanation
