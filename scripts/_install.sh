@@ -9,6 +9,7 @@ ensure_installed() {
     hash=$(sha256sum pyproject.toml | cut -c1-12)
     stamp="$VENV/.course-installed-$hash"
     if [ -f "$stamp" ]; then
+        ensure_widget_state_saved  # also for a .venv installed before this step existed
         return 0
     fi
     if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
@@ -28,4 +29,12 @@ ensure_installed() {
         echo "warning: could not fetch the website's JavaScript (npm registry); make site will say what to do" >&2
     rm -f "$VENV"/.course-installed-*
     touch "$stamp"
+    ensure_widget_state_saved
+}
+
+# JupyterLab saves widget state in notebooks (its overrides.json), so that a lesson run and saved
+# reopens with its sliders. Instant and idempotent: runs on every start, installed or not.
+ensure_widget_state_saved() {
+    "$VENV/bin/python" -m course_utils.saved_widgets ||
+        echo "(sliders of a saved lesson may need their cells run again)" >&2
 }

@@ -231,6 +231,109 @@ def test_saved_sliders_render_before_any_cell_runs(browser, lab):
     browser.save_screenshot(str(ARTIFACTS / "lesson05_sliders_before_running.png"))
 
 
+def _saved_widget_outputs(nb: dict) -> list[tuple[int, str]]:
+    """(cell index, model id) of every widget view stored in the outputs of a notebook's JSON."""
+    return [(i, out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"])
+            for i, cell in enumerate(nb["cells"]) for out in cell.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+
+
+def test_lesson_05_keeps_working_sliders_after_a_save(browser, lab):
+    """Issue 22: a lesson run and saved reopens, with a fresh kernel, with its sliders. The course's
+    JupyterLab saves widget state (saveState in the environment's overrides.json, read by the
+    server); the saved file describes every widget its outputs show; after a reload the sliders are
+    drawn (no "model not found"), disconnected and saying so in their own output; re-running the
+    cell brings them back to life (the note hides) and moving one redraws the plot. Lesson 05 runs
+    as a copy in the git-ignored build/ folder: the committed file is never touched (the fixture
+    checks it)."""
+    import json
+    import urllib.request
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from course_utils.saved_widgets import NOTE_CLASS, NOTE_TEXT, PLUGIN
+
+    with urllib.request.urlopen(f"{lab}/lab/api/settings/{PLUGIN}?token={TOKEN}", timeout=10) as r:
+        answer = json.load(r)  # the schema with the overrides as defaults, and the user's own settings
+    effective = answer["settings"].get("saveState", answer["schema"]["properties"]["saveState"]["default"])
+    assert effective is True, f"the course's JupyterLab does not save widget state: {answer}"
+
+    folder = ROOT / "build" / f"browser-test-widget-state-{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "05_gae.ipynb"
+    shutil.copyfile(ROOT / "notebooks" / "05_gae.ipynb", copy)
+    committed_ids = {m for _, m in _saved_widget_outputs(json.loads(copy.read_text()))}
+    path = copy.relative_to(ROOT).as_posix()
+    started = time.time()
+    try:
+        find = _open_and_run(browser, lab, path)
+        sources = browser.execute_script(find + "return w.content.widgets.map(c => c.model.sharedModel.getSource());")
+        lab_cell = next(i for i, s in enumerate(sources) if "lam_slider = widgets." in s)
+        # Save as autosave would (the fixture switches autosave off; both go through context.save())
+        browser.execute_async_script(find + "const done = arguments[arguments.length - 1];"
+                                     "w.context.save().then(() => done(true), e => done(String(e)));")
+        _wait("the copy to be saved", lambda: browser.execute_script(find + "return !w.context.model.dirty;"))
+
+        saved = json.loads(copy.read_text())
+        state = saved["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+        shown = _saved_widget_outputs(saved)
+        assert [m for i, m in shown if i == lab_cell], "the slider cell saved no widget"
+        assert not committed_ids & {m for _, m in shown}, "the outputs were not replaced by the run"
+        missing = [m for _, m in shown if m not in state]
+        assert not missing, f"the saved file shows {len(missing)} of {len(shown)} widgets without their state"
+        notes = [m for m in state.values() if NOTE_CLASS in m["state"].get("_dom_classes", [])]
+        assert notes, "the slider cell's note was not saved"
+
+        # A fresh kernel, a fresh page: what a learner sees the next day.
+        browser.execute_async_script(find + "const done = arguments[arguments.length - 1];"
+                                     "w.sessionContext.session.shutdown().then(() => done(true), e => done(String(e)));")
+        find = _open(browser, lab, path)
+        in_cell = find + "const c = w.content.widgets[arguments[0]]; c.node.scrollIntoView({block: 'center'});"
+        drawn = _wait("the saved sliders to be drawn after the reload", lambda: browser.execute_script(
+            in_cell + "const note = c.node.querySelector('." + NOTE_CLASS + "');"
+            "return note && {sliders: c.node.querySelectorAll('.widget-slider').length,"
+            " disconnected: c.node.querySelectorAll('.widget-slider.jupyter-widgets-disconnected').length,"
+            " note: getComputedStyle(note).display !== 'none' && note.offsetHeight > 0 ? note.innerText : ''};",
+            lab_cell), timeout=120)
+        page = browser.find_element(By.TAG_NAME, "body").text
+        assert "model not found" not in page and "Error displaying widget" not in page
+        assert drawn["sliders"] == 3 and drawn["disconnected"] == 3, drawn
+        assert drawn["note"].strip() == NOTE_TEXT, drawn  # a saved slider says it needs its cell run
+        browser.save_screenshot(str(ARTIFACTS / "lesson05_saved_sliders_after_reload.png"))
+
+        # Re-run the cells up to the lab, then the lab: live sliders, the note hidden, the plot follows.
+        browser.execute_script(find + "window.jupyterapp.shell.activateById(w.id); w.content.activeCellIndex = arguments[0];"
+                               "w.content.deselectAll(); return window.jupyterapp.commands.execute('notebook:run-all-above');",
+                               lab_cell)
+        _wait_idle(browser, path, find)
+        _run_cell(browser, path, find, lab_cell)
+        live = _wait("the sliders to come back to life", lambda: browser.execute_script(
+            in_cell + "const note = c.node.querySelector('." + NOTE_CLASS + "');"
+            "const n = c.node.querySelectorAll('.widget-slider').length;"
+            "return n === 3 && !c.node.querySelector('.jupyter-widgets-disconnected') && note"
+            " && {note_shown: getComputedStyle(note).display !== 'none'};", lab_cell), timeout=60)
+        assert live["note_shown"] is False, "the note still shows on live sliders"
+        cell = browser.execute_script(find + "return w.content.widgets[arguments[0]].node;", lab_cell)
+        before = _wait("the lab's plot", lambda: cell.find_element(By.CSS_SELECTOR, ".jp-OutputArea img").get_attribute("src"))
+        handle = cell.find_elements(By.CSS_SELECTOR, ".noUi-handle")[0]  # lam, 0.9
+        handle.click()
+        handle.send_keys(Keys.ARROW_LEFT)
+        _wait("the plot to follow the lam slider", lambda: cell.find_element(
+            By.CSS_SELECTOR, ".jp-OutputArea img").get_attribute("src") != before, timeout=90, every=0.7)
+        readout = [r.text.strip() for r in cell.find_elements(By.CSS_SELECTOR, ".widget-readout")]
+        assert readout[0] in ("0.80", "0.8"), readout
+        browser.save_screenshot(str(ARTIFACTS / "lesson05_sliders_live_after_rerun.png"))
+    finally:
+        print(f"lesson 05 run, saved, reopened and re-run in {time.time() - started:.0f} s")
+        try:
+            browser.execute_script(_find(path) + "if (w && w.sessionContext.session) w.sessionContext.session.shutdown();"
+                                   "if (w) w.dispose();")
+        except Exception:  # noqa: BLE001  (the page may be gone)
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_first_hour(browser, lab):
     """The learner's first hour: lesson 00 from the link the launcher prints, then workbook 01: an
     exercise fails with a diagnosis, a hint, the fix passes, and progress() shows it."""
