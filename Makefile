@@ -12,10 +12,10 @@ test:
 install:
 	bash -c 'source scripts/_install.sh && ensure_installed'
 
-release: install          ## regenerate exercises/ from solutions/
-	.venv/bin/python -m course_utils release
+release: install          ## (course authors) regenerate exercises/ from solutions/; a worked-in workbook is kept (RELEASE_ARGS=--force: replaced after a backup in exercises/.backup/)
+	.venv/bin/python -m course_utils release $(RELEASE_ARGS)
 
-release-check: install
+release-check: install    ## (course authors) say which workbooks differ from solutions/ and why; writes nothing
 	.venv/bin/python -m course_utils release --check
 
 clean:

@@ -1,9 +1,15 @@
 """Command line: ``python -m course_utils <command>``.
 
-    release [--check]        regenerate exercises/ from solutions/ (or fail if they drifted)
+For learners:
     progress                 show your progress through the course
-    check NOTEBOOK [...]     run a workbook and grade every exercise function it defines
+    check NOTEBOOK [...]     run a saved workbook and grade every exercise function it defines
     list [--json]            list every exercise and prediction, with its kind, in course order
+
+For course authors and instructors:
+    release [--check] [--force]
+                             regenerate exercises/ from solutions/ (authors); it never replaces a
+                             workbook someone has worked in, unless --force, which keeps a backup
+                             in exercises/.backup/ (--check: only say what differs, write nothing)
     slides [--out DIR]       export every lesson to offline reveal.js slides (instructors)
     experiments NAME [...]   remake cached experiments: reference curves, lambda sweep, PPO ablation,
                              GRPO comparison (hours; `experiments list` names them)
@@ -25,27 +31,50 @@ def _cmd_release(args: argparse.Namespace) -> int:
     from course_utils.release import ReleaseError, release
 
     try:
-        report = release(args.root, check=args.check)
+        report = release(args.root, check=args.check, force=args.force)
     except ReleaseError as exc:
         print(f"release failed: {exc}", file=sys.stderr)
         return 2
+    for name in report.orphans:
+        print(f"{'no matching solutions notebook' if args.check else 'warning: no solutions notebook for'}: {name}",
+              file=sys.stderr)
     if args.check:
-        if report.ok:
-            print("exercises/ is up to date with solutions/.")
-            return 0
-        for name in report.stale:
-            print(f"out of date: {name}", file=sys.stderr)
-        for name in report.orphans:
-            print(f"no matching solutions notebook: {name}", file=sys.stderr)
-        print("Run `python -m course_utils release` and commit exercises/.", file=sys.stderr)
-        return 1
+        return _release_check_verdict(report)
     for name in report.written:
         print(f"wrote {name}")
+    for name in report.backups:
+        print(f"kept a copy of the workbook it replaced: {name}")
+    for name in report.kept:
+        print(f"left as it is: {name}: someone has worked in it ({report.worked_in[name]})", file=sys.stderr)
+    if report.kept:
+        print("release never replaces a workbook someone has worked in. A learner: your work is safe, and this "
+              "command is not for you (it is the course authors' way to make exercises/). An author: change "
+              "solutions/ rather than exercises/; `release --force` replaces these workbooks and first copies "
+              "each to exercises/.backup/.", file=sys.stderr)
+        return 1
     if not report.written:
         print("exercises/ was already up to date.")
-    for name in report.orphans:
-        print(f"warning: {name} has no solutions notebook", file=sys.stderr)
     return 0
+
+
+def _release_check_verdict(report) -> int:
+    """``release --check``: what differs and why, never a command that would replace someone's work."""
+    if report.ok:
+        print("exercises/ is up to date with solutions/.")
+        return 0
+    for name in report.stale:
+        print(f"out of date: {name}: solutions/{Path(name).name} changed since it was released, and nobody "
+              "has worked in it", file=sys.stderr)
+    for name, holds in report.worked_in.items():
+        print(f"worked in: {name} holds work that is not in the release ({holds})", file=sys.stderr)
+    if report.stale:
+        print("Course authors: `python -m course_utils release` regenerates the out-of-date workbooks (it leaves "
+              "worked-in ones alone), then commit exercises/.", file=sys.stderr)
+    if report.worked_in:
+        print("A worked-in workbook is what a learner's copy should hold: nothing to do, and nothing to run. "
+              "(This check is for the course's own repository, where exercises/ is only ever written by "
+              "`release`: there, put the change in solutions/ instead.)", file=sys.stderr)
+    return 1
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
@@ -179,10 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("release", help="generate exercises/ from solutions/")
-    p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date")
-    p.add_argument("--root", default=".", help="repository root (default: .)")
-    p.set_defaults(func=_cmd_release)
     p = sub.add_parser("progress", help="show your progress")
     p.set_defaults(func=_cmd_progress)
     p = sub.add_parser("list", help="list the exercises and predictions, with their kind")
@@ -193,6 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cell-timeout", type=int, default=120)
     p.add_argument("-v", "--verbose", action="store_true", help="print each exercise's feedback")
     p.set_defaults(func=_cmd_check)
+    p = sub.add_parser("release", help="(course authors) generate exercises/ from solutions/; keeps worked-in workbooks",
+                       description="Course authors: regenerate the learners' workbooks (exercises/) from the solved "
+                                   "ones (solutions/). A workbook someone has worked in (edited cells, outputs) is "
+                                   "never replaced, unless --force, which first copies it to exercises/.backup/.")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing: say which workbooks differ from the release, and why")
+    p.add_argument("--force", action="store_true",
+                   help="also replace worked-in workbooks, each after a backup in exercises/.backup/")
+    p.add_argument("--root", default=".", help="repository root (default: .)")
+    p.set_defaults(func=_cmd_release)
     p = sub.add_parser("slides", help="export every lesson to offline HTML slides")
     p.add_argument("--out", default="build/slides", help="output folder (default: build/slides)")
     p.add_argument("--lessons", default="notebooks", help="folder of lessons (default: notebooks)")

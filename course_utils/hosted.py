@@ -21,7 +21,8 @@ already has are left out).
 
 ``python -m course_utils hosted --stamp`` writes or updates the block in ``notebooks/`` and
 ``solutions/`` (only the first code cell's source changes: outputs, ids and metadata are kept) and
-regenerates the matching learner workbooks of ``exercises/``; ``--check`` fails when a notebook
+regenerates the matching learner workbooks of ``exercises/`` as ``release`` does (one that someone
+has worked in is left as it is); ``--check`` fails when a notebook
 lacks the current block.
 """
 from __future__ import annotations
@@ -135,14 +136,17 @@ def stamp(path: Path, text: str) -> bool:
     return True
 
 
-def _release_one(root: Path, solution: Path) -> Path:
-    """Regenerate the learner workbook of one solved workbook (as `release` does for all)."""
-    from course_utils.release import dumps, release_notebook
+def _release_one(root: Path, solution: Path) -> str:
+    """Regenerate the learner workbook of one solved workbook, by `release`'s own rule (a workbook
+    someone has worked in is left as it is); says what became of it."""
+    from course_utils.release import release_one
 
-    target = root / "exercises" / solution.name
-    target.write_text(dumps(release_notebook(json.loads(solution.read_text(encoding="utf-8")), solution.name)),
-                      encoding="utf-8")
-    return target
+    report = release_one(root, solution)
+    target = f"exercises/{solution.name}"
+    if report.kept:
+        return (f"left as it is: {target}: someone has worked in it ({report.worked_in[target]}); "
+                "`python -m course_utils release --force` replaces it after a backup")
+    return f"and {target}" if report.written else f"{target} up to date"
 
 
 def _targets(root: Path, paths: list[str]) -> list[Path]:
@@ -188,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in targets:
         changed = stamp(path, text)
         if path.parent.name == "solutions":
-            exercise = _release_one(root, path)
-            print(f"{'stamped' if changed else 'up to date'}: {path} (and {exercise.relative_to(root)})")
+            print(f"{'stamped' if changed else 'up to date'}: {path} ({_release_one(root, path)})")
         else:
             print(f"{'stamped' if changed else 'up to date'}: {path}")
     return 0
