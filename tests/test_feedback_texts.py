@@ -132,3 +132,42 @@ def test_first_minibatch_clip_can_act_within_the_first_epoch():
     assert torch.autograd.grad(second, logits)[0].abs().max() == 0
     pred = catalogue.predictions()["first_minibatch_clip"]
     assert "after some epochs" not in pred.explanation and "same first epoch" in pred.explanation
+
+
+def test_grpo_debug_bug_has_a_symptom_and_the_old_one_was_only_a_rescale():
+    ex = catalogue.registry()["group_relative_advantages"]
+    mistakes = {m.name: m.fn for m in ex.mistakes}
+    assert ex.bug == "whole batch"
+    rewards = torch.tensor([[1.0] * 8, [0.0] * 8, [1.0, 0, 0, 1, 0, 0, 0, 0]])
+    right = answers.group_relative_advantages(rewards)
+    buggy = mistakes["whole batch"](rewards)
+    assert (right[:2] == 0).all() and (buggy[0] > 0.5).all() and (buggy[1] < -0.5).all()   # the symptom
+    population = mistakes["population std"](rewards)
+    assert torch.allclose(population[2], right[2] * (8 / 7) ** 0.5)                       # a 1.07x rescale
+    # the handed-out cell states the contract in its docstring only, never beside the wrong line
+    cells = [s for s, kind in _markdown("solutions/09_grpo.ipynb") if s.startswith("def group_relative_advantages(")]
+    buggy_block = cells[0].split("### BEGIN BUGGY")[1].split("### END BUGGY")[0]
+    assert "Bessel" not in buggy_block and "correction" not in buggy_block and "#  " not in buggy_block
+
+
+def test_lesson_09_same_reward_group_still_feels_the_kl_and_token_averages_are_named_right():
+    # a group of equal rewards: advantages 0; the surrogate gives no gradient, the KL term does
+    advantages = answers.group_relative_advantages(torch.tensor([[1.0, 1.0, 1.0]])).flatten().repeat_interleave(2)
+    logp_old = torch.log(torch.full((6,), 0.5))
+    logp_ref = torch.log(torch.full((6,), 0.25))
+    for beta, moves in ((0.0, False), (0.04, True)):
+        logp = logp_old.clone().requires_grad_(True)
+        answers.grpo_loss(logp, logp_old, logp_ref, advantages, 0.2, beta).backward()
+        assert bool(logp.grad.abs().max() > 0) == moves
+    # the course's loss is the token-level mean over the batch (DAPO's); Dr. GRPO's constant divisor differs
+    lengths = [2, 6]
+    logp = torch.log(torch.rand(8, dtype=torch.float64) * 0.5 + 0.25).requires_grad_(True)
+    adv = torch.tensor([1.0] * 2 + [-1.0] * 6, dtype=torch.float64)
+    answers.grpo_loss(logp, logp.detach(), logp.detach(), adv, 0.2, 0.0).backward()
+    token_mean = logp.grad.clone()
+    assert torch.allclose(token_mean, -adv / 8)                              # every token weighs 1 / (all tokens)
+    per_answer = torch.cat([torch.full((n,), 1.0 / n / len(lengths)) for n in lengths])
+    assert not torch.allclose(per_answer, torch.full((8,), 1 / 8, dtype=per_answer.dtype))
+    text = "".join(s for s, _ in _markdown("notebooks/09_grpo.ipynb"))
+    assert "contributes no gradient at all" not in text and "only the KL term" in text
+    assert "DAPO's token-level loss averages over all tokens" in text and "Dr. GRPO divides" in text

@@ -38,7 +38,7 @@ def _gra_cases():
 EXERCISES.append(Exercise(
     id="group_relative_advantages",
     kind="debug",
-    bug="population std",  # the handed-out code makes this mistake
+    bug="whole batch",  # the handed-out code makes this mistake
     chapter=CHAPTER,
     title="group-relative advantages",
     signature="group_relative_advantages(rewards (B, G), eps float = 1e-8) -> (B, G)",
@@ -47,15 +47,18 @@ EXERCISES.append(Exercise(
     mistakes=[
         Mistake("whole batch", lambda rewards, eps=1e-8: (rewards - rewards.mean()) / (rewards.std() + eps),
                 "you standardised over the whole batch. Each row is one prompt's group: an answer is compared only "
-                "with the other answers to the SAME prompt, so take mean and std along dim=1."),
+                "with the other answers to the SAME prompt, so take mean and std along dim=1. Over the batch, a "
+                "prompt that every answer solves gets positive advantages and one that none solves negative ones, "
+                "although neither group tells a better answer from a worse one."),
         Mistake("wrong axis", lambda rewards, eps=1e-8: (rewards - rewards.mean(0, keepdim=True))
                 / (rewards.std(0, keepdim=True) + eps),
                 "the statistics were taken down the columns (dim=0), across prompts. A group is a ROW: the G answers "
                 "sampled for one prompt."),
         Mistake("population std", lambda rewards, eps=1e-8: (rewards - rewards.mean(1, keepdim=True))
                 / (rewards.std(1, keepdim=True, unbiased=False) + eps),
-                "you used the population standard deviation (divide by G); use torch's default, Bessel-corrected "
-                "std (divide by G - 1), as the GRPO implementations do."),
+                "you used the population standard deviation (divide by G); the contract asks for torch's default, "
+                "Bessel-corrected std (divide by G - 1). A convention more than a bug: it rescales every advantage "
+                "by sqrt(G / (G - 1)), 1.07 for G = 8, which the learning rate absorbs."),
         Mistake("eps hard-coded", lambda rewards, eps=1e-8: (rewards - rewards.mean(1, keepdim=True))
                 / (rewards.std(1, keepdim=True) + 1e-8),
                 "eps = 0.5 was passed, and your result is what a constant 1e-8 gives: use the eps argument (the "
