@@ -73,6 +73,12 @@ def _sa_cases():
              fixed(logits=torch.randn(50, 6, generator=g) * 2, u=torch.rand(50, generator=g))),
         Case("one state, one dominant action",
              fixed(logits=torch.tensor([[-5.0, 8.0, -5.0, 0.0]]), u=torch.tensor([0.5]))),
+        Case("u just below 1 where rounding leaves the last cumulative probability below u",
+             fixed(logits=torch.randn(32, 1000, generator=gen(2606)),
+                   u=torch.full((32,), 1.0).nextafter(torch.tensor(0.0))),
+             shown="32 states with 1,000 actions each (random logits), u = 0.99999994 (the largest float32 below 1)",
+             why="in float32 the cumulative probabilities of some rows end just below u, so no interval contains "
+                 "it; the answer is then the last action, 999, never 1000"),
     ]
 
 
@@ -94,6 +100,11 @@ EXERCISES.append(Exercise(
             -1).clamp(max=logits.shape[-1] - 1),
                 "at a boundary u = cdf_a you chose action a; the interval of action a is [cdf_(a-1), cdf_a), closed "
                 "on the left, so count the cumulative probabilities that are <= u."),
+        Mistake("no cap at A - 1", lambda logits, u: (torch.cumsum(torch.softmax(logits, -1), -1)
+                                                      <= u[:, None]).sum(-1),
+                "you returned action A, which does not exist: in float32 the last cumulative probability can end "
+                "just below 1, and below u, so every entry of the row counted. The last action's interval reaches "
+                "1: cap the count at A - 1 (clamp(max=A - 1))."),
     ],
     hints=[
         "Lay the probabilities end to end on [0, 1): action a owns an interval of length pi(a|s). Which interval "
