@@ -175,6 +175,8 @@ def solution(exercise_id: str | Callable[..., Any], confirm: bool = False) -> No
     button), and recorded in your progress (and so in a gradebook) as seen.
 
     Try the hints first: each of them leaves the last step to you, and that step is the learning.
+    The answer is shown as code that runs where you paste it: with the imports, constants and
+    course helpers it uses (:func:`course_utils.answer_source.self_contained_source`).
     """
     exercise_id = exercise_id if isinstance(exercise_id, str) else getattr(exercise_id, "__name__", "?")
     ex = registry().get(exercise_id)
@@ -187,13 +189,17 @@ def solution(exercise_id: str | Callable[..., Any], confirm: bool = False) -> No
         print(f"This shows the course's answer to {exercise_id} and records that you saw it. Hints first? "
               f"hint({exercise_id!r}). To see the answer: solution({exercise_id!r}, confirm=True)")
         return
-    import inspect
+    from course_utils.answer_source import self_contained_source
 
     _progress.mark_solution_seen(exercise_id)  # asked for, even where the answer cannot be shown
     try:
-        source = inspect.getsource(ex.answer)
+        source = self_contained_source(ex.answer, exercise_id)
     except (OSError, TypeError):
         print(f"The answer to {exercise_id} is not available here (for instance while a workbook is being graded).")
+        return
+    except ValueError as exc:  # a name of the key that cannot be written out: a bug of the course
+        print(f"The answer to {exercise_id} cannot be shown as code that runs on its own ({exc}); please report "
+              "this to the course maintainers.", file=sys.stderr)
         return
     _display(_Answer(exercise_id, source), f"The course's answer to {exercise_id} (recorded as seen):\n\n{source}")
 
