@@ -171,3 +171,16 @@ def test_lesson_09_same_reward_group_still_feels_the_kl_and_token_averages_are_n
     text = "".join(s for s, _ in _markdown("notebooks/09_grpo.ipynb"))
     assert "contributes no gradient at all" not in text and "only the KL term" in text
     assert "DAPO's token-level loss averages over all tokens" in text and "Dr. GRPO divides" in text
+
+
+def test_fvp_that_switches_on_requires_grad_of_the_callers_theta_is_rejected():
+    # the contract: the caller's theta is never touched; an answer that passed before (issue 25) now fails
+    def fvp_on_callers_theta(kl_fn, theta, v, damping=0.0):
+        theta.requires_grad_(True)
+        (g,) = torch.autograd.grad(kl_fn(theta), theta, create_graph=True)
+        (hv,) = torch.autograd.grad(g @ v, theta)
+        return hv + damping * v
+
+    res = catalogue.grade("fisher_vector_product", fvp_on_callers_theta)
+    assert not res.passed and "requires_grad flag of the caller's `theta`" in res.message, res.message
+    assert catalogue.grade("fisher_vector_product", answers.fisher_vector_product).passed

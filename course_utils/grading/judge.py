@@ -119,6 +119,12 @@ def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observatio
             details += f"\nThe grader calls your function as {ex.signature}."
         return failed("your function raised an error on this input.", details=details)
 
+    flagged = [c[: -len(".requires_grad")] for c in obs.mutated if c.endswith(".requires_grad")]
+    if flagged:
+        names = ", ".join(f"`{c}`" for c in flagged)
+        return failed(f"your function switched the requires_grad flag of the caller's {names} (e.g. with "
+                      "`theta.requires_grad_(True)`). The caller's tensor must come back as it was given: "
+                      "differentiate with respect to a fresh leaf copy, `theta = theta.detach().requires_grad_(True)`.")
     if obs.mutated:
         names = ", ".join(f"`{c}`" for c in obs.mutated)
         return failed(f"your function modified its input {names} in place. The caller still needs those "

@@ -135,6 +135,7 @@ def observe_case(ex: Exercise, fn: Callable[..., Any], case: Case,
     pristine = comparison.clone_inputs(kwargs)
     call_kwargs = prepare_args(ex, kwargs)
     limit = min(ex.timeout_s, budget_s)
+    flags = {k: v.requires_grad for k, v in call_kwargs.items() if isinstance(v, torch.Tensor)}
     outcome = call_guarded(fn, call_kwargs, limit)
     obs = Observation(kind=outcome.kind, error=outcome.error, printed=outcome.printed,
                       printed_chars=outcome.printed_chars, timeout_enforced=outcome.timeout_enforced, limit_s=limit,
@@ -142,6 +143,8 @@ def observe_case(ex: Exercise, fn: Callable[..., Any], case: Case,
     if outcome.kind != "ok":
         return obs, pristine
     obs.mutated = comparison.mutated_inputs(pristine, call_kwargs)
+    # a changed requires_grad flag is a change to the caller's tensor too (theta.requires_grad_(True))
+    obs.mutated += [f"{k}.requires_grad" for k, flag in flags.items() if call_kwargs[k].requires_grad != flag]
     if obs.mutated:
         return obs, pristine
     obs.value = outcome.value
