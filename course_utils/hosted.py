@@ -13,7 +13,10 @@ valid without running them again::
 
 The course comes from the git repository at a fixed ref, by default the release tag
 ``v<version>``: stamp, commit, tag that commit ``v<version>``, and the notebooks of the tag install
-the package of the same commit. ``COURSE_INSTALL_SOURCE`` (any ``pip install`` argument: a wheel,
+the package of the same commit. The repository is ``docs/site.toml``'s; while none is set there
+(or ``--repository``), the block names none: it installs only from ``COURSE_INSTALL_SOURCE`` and,
+without it, stays silent (the notebook's next import then says the course is missing) rather
+than send pip to an address that does not exist. ``COURSE_INSTALL_SOURCE`` (any ``pip install`` argument: a wheel,
 a folder, a ``git+`` URL) replaces that source, which is how the tests install a locally built
 wheel. The kernel's torch is never touched: the course is installed with ``--no-deps`` and its
 other dependencies are listed explicitly (torch and the Jupyter front-end packages the kernel
@@ -60,29 +63,35 @@ def dependencies(root: Path | str = ".") -> list[str]:
 
 
 def default_source(root: Path | str = ".", ref: str | None = None, repository: str | None = None) -> str:
-    """``git+REPOSITORY@REF``: the repository of docs/site.toml, the release tag ``v<version>``."""
+    """``git+REPOSITORY@REF``: the repository of docs/site.toml, the release tag ``v<version>``;
+    "" while no repository is set (an empty one, or the placeholder ``OWNER/REPO``)."""
     from course_utils import __version__
 
     if repository is None:
-        repository = "https://github.com/OWNER/REPO"
         site_toml = Path(root) / "docs" / "site.toml"
-        match = re.search(r'^repository\s*=\s*"([^"]+)"', site_toml.read_text(), re.MULTILINE) \
+        match = re.search(r'^repository\s*=\s*"([^"]*)"', site_toml.read_text(), re.MULTILINE) \
             if site_toml.is_file() else None
-        if match:
-            repository = match.group(1)
+        repository = match.group(1) if match else ""
+    if not repository.strip() or "OWNER/REPO" in repository:
+        return ""
     return f"git+{repository.rstrip('/')}.git@{ref or 'v' + __version__}"
 
 
 def block(source: str, requirements: list[str]) -> str:
-    """The set-up block's text (no trailing newline)."""
+    """The set-up block's text (no trailing newline); with no ``source``, one that installs only
+    from ``$COURSE_INSTALL_SOURCE`` and does nothing without it."""
     deps = ", ".join(json.dumps(r) for r in requirements)
+    if source:
+        when, course = "", f'os.environ.get("{SOURCE_VARIABLE}", "{source}")'
+    else:
+        when, course = f' and os.environ.get("{SOURCE_VARIABLE}")', f'os.environ["{SOURCE_VARIABLE}"]'
     return "\n".join([
         BEGIN,
         "import importlib.util, os, subprocess, sys",
-        'if importlib.util.find_spec("course_utils") is None:',
+        f'if importlib.util.find_spec("course_utils") is None{when}:',
         '    print("Installing the course into this kernel (a minute; its torch stays as it is) ...")',
         f"    for _args in ([{deps}],",
-        f'                  ["--no-deps", os.environ.get("{SOURCE_VARIABLE}", "{source}")]):',
+        f'                  ["--no-deps", {course}]):',
         '        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *_args], check=True)',
         "    importlib.invalidate_caches()",
         END,

@@ -11,7 +11,9 @@ How it is put together:
    (``build/site-src/``), with copies of the notebooks in ``notebooks/`` and ``exercises/``
    (the same paths as in the repository, so the "open this notebook" links are simply the page's
    path). Each copy gets a first box of links (Binder, the class's JupyterHub through nbgitpuller,
-   Colab) and a note under every cell that shows widgets; animations' CDN style sheet is pointed
+   Colab: each only when ``docs/site.toml`` or the command line names what it needs, the
+   repository and, for the JupyterHub, its address; a link that cannot be filled in is left out,
+   never pointed at a placeholder) and a note under every cell that shows widgets; animations' CDN style sheet is pointed
    at the local Font Awesome. The committed notebooks are never touched.
 2. A page per chapter (``chapters/NN_topic.md``) and the home page's chapter map are generated
    from README.md's chapter map; the benchmark table is ``benchmarks/RESULTS.md``.
@@ -75,24 +77,43 @@ class SiteError(RuntimeError):
     """The site could not be built; the message says what to do."""
 
 
+# What docs/site.toml used to hold before a course was published: an address with one of these is not one.
+PLACEHOLDERS = ("OWNER/REPO", "//HUB")
+
+
 @dataclass(frozen=True)
 class SiteConfig:
-    """Where the "open this notebook" links point (docs/site.toml; command-line flags override)."""
+    """Where the "open this notebook" links point (docs/site.toml; command-line flags override).
 
-    repository: str = "https://github.com/OWNER/REPO"
+    ``repository`` and ``hub_url`` are empty until someone sets them: the pages then carry no
+    link that needs them (Binder and Colab need the repository; the JupyterHub needs both).
+    """
+
+    repository: str = ""
     ref: str = "main"
-    hub_url: str = "https://HUB"
+    hub_url: str = ""
     binder_url: str = "https://mybinder.org"
 
     @classmethod
     def load(cls, path: Path, **overrides: str | None) -> "SiteConfig":
+        """The settings of ``path`` with ``overrides`` on top; a placeholder address counts as unset."""
         import tomllib  # Python 3.11+, as the site's packages
 
         values = tomllib.loads(path.read_text()) if path.is_file() else {}
         values.update({k: v for k, v in overrides.items() if v})
         known = {k: str(values[k]).rstrip("/") if k != "ref" else str(values[k])
                  for k in cls.__dataclass_fields__ if k in values}
+        known = {k: "" if any(p in v for p in PLACEHOLDERS) else v for k, v in known.items()}
         return cls(**known)
+
+    def unset(self) -> list[str]:
+        """The settings still missing, each with the links it would give: for the builder's note."""
+        missing = []
+        if not self.repository:
+            missing.append("repository (the Binder, JupyterHub and Colab links)")
+        if not self.hub_url:
+            missing.append("hub_url (the JupyterHub links)")
+        return missing
 
 
 @dataclass(frozen=True)
@@ -116,7 +137,9 @@ class BuildReport:
 # ----------------------------------------------------------------------------- links
 
 def open_links(config: SiteConfig, path: str) -> dict[str, str]:
-    """Where a notebook at ``path`` (relative to the repository root) opens, by service.
+    """Where a notebook at ``path`` (relative to the repository root) opens, by service: only the
+    services the configuration can fill in (none without a repository, no JupyterHub without its
+    address).
 
     >>> links = open_links(SiteConfig("https://github.com/me/course", "main", "https://hub.uni.edu"),
     ...                    "exercises/01_log_derivative_trick.ipynb")
@@ -124,7 +147,11 @@ def open_links(config: SiteConfig, path: str) -> dict[str, str]:
     'https://mybinder.org/v2/gh/me/course/main?urlpath=lab/tree/exercises/01_log_derivative_trick.ipynb'
     >>> links["Colab"]
     'https://colab.research.google.com/github/me/course/blob/main/exercises/01_log_derivative_trick.ipynb'
+    >>> open_links(SiteConfig(), "exercises/01_log_derivative_trick.ipynb")
+    {}
     """
+    if not config.repository:
+        return {}
     repo = config.repository.removesuffix(".git")
     name = repo.rsplit("/", 1)[-1]
     parsed = urlparse(repo)
@@ -136,8 +163,10 @@ def open_links(config: SiteConfig, path: str) -> dict[str, str]:
         links["Binder"] = (f"{config.binder_url}/v2/git/{quote(repo, safe='')}/{quote(config.ref, safe='')}"
                            f"?urlpath=lab/tree/{path}")
     # nbgitpuller clones the repository into the learner's home as <name>/ (INSTRUCTORS.md has the format)
-    links["JupyterHub"] = (f"{config.hub_url}/hub/user-redirect/git-pull?repo={quote(repo, safe='')}"
-                           f"&branch={quote(config.ref, safe='')}&urlpath={quote(f'lab/tree/{name}/{path}', safe='')}")
+    if config.hub_url:
+        links["JupyterHub"] = (f"{config.hub_url}/hub/user-redirect/git-pull?repo={quote(repo, safe='')}"
+                               f"&branch={quote(config.ref, safe='')}"
+                               f"&urlpath={quote(f'lab/tree/{name}/{path}', safe='')}")
     if github:
         links["Colab"] = f"https://colab.research.google.com/github{parsed.path}/blob/{config.ref}/{path}"
     return links
@@ -146,9 +175,10 @@ def open_links(config: SiteConfig, path: str) -> dict[str, str]:
 def _links_markdown(config: SiteConfig, path: str) -> str:
     links = open_links(config, path)
     labels = {"Binder": "Binder", "JupyterHub": "your class's JupyterHub (nbgitpuller)", "Colab": "Colab"}
-    parts = " · ".join(f"[{labels[k]}]({v})" for k, v in links.items())
+    parts = "".join(f"[{labels[k]}]({v}) · " for k, v in links.items())
+    locally = f"`make course`, then `{path}`"
     return ("```{admonition} Open this notebook to run it\n:class: tip course-open\n"
-            f"{parts} · or locally: `make course`, then `{path}`.\n```")
+            + (f"{parts}or locally: {locally}.\n```" if parts else f"On your machine: {locally}.\n```"))
 
 
 # ----------------------------------------------------------------------------- chapters
@@ -214,7 +244,7 @@ def _chapter_page(ch: Chapter, config: SiteConfig, root: Path, solutions: bool) 
     titles = {folder: _first_heading(root / folder / f"{ch.stem}.ipynb") for _, folder in present}
     out.append("| read it here | " + " | ".join(f"[{titles[f]}](../{f}/{ch.stem}.ipynb)" for _, f in present) + " |")
     per_folder = {f: open_links(config, f"{f}/{ch.stem}.ipynb") for _, f in present}
-    for service in per_folder[present[0][1]]:
+    for service in per_folder[present[0][1]]:  # (no rows where no service can be linked)
         out.append(f"| open in {service} | " + " | ".join(f"[open]({per_folder[f][service]})" for _, f in present) + " |")
     out += ["", "```{toctree}", ":hidden:", ""] + [f"../{f}/{ch.stem}" for _, f in present] + ["```", ""]
     return "\n".join(out)
@@ -453,10 +483,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for line in report.warnings:
         print(line, file=sys.stderr)
-    placeholders = [f"{k} = {v}" for k, v in config.__dict__.items() if "OWNER/REPO" in v or "//HUB" in v]
-    if placeholders:
-        print(f"note: the 'open this notebook' links use placeholders ({', '.join(placeholders)}): set them in "
-              "docs/site.toml or with --repository / --hub-url.", file=sys.stderr)
+    if config.unset():
+        print(f"note: not set, so left out of every page: {'; '.join(config.unset())}. Set them in docs/site.toml "
+              "or with --repository / --hub-url.", file=sys.stderr)
     print(f"wrote {len(report.pages)} notebook pages and the chapter pages to {report.out} "
           f"in {report.seconds:.0f} s; open {report.out / 'index.html'} (no network needed).")
     return 0

@@ -28,6 +28,7 @@ from course_utils.release import release_notebook
 from tests.conftest import ROOT
 
 BLOCK = hosted.current_block(ROOT)
+PUBLISHED = hosted.current_block(ROOT, repository="https://github.com/me/policy-optimisation")
 NOTEBOOKS = [p for folder in ("notebooks", "solutions", "exercises") for p in sorted((ROOT / folder).glob("*.ipynb"))]
 TORCH = "torch==2.13.0"  # the CPU wheel on local disk; an unpinned torch would pull a CUDA build
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course-utils" / "bare-kernel"
@@ -51,12 +52,23 @@ def test_the_block_installs_every_dependency_but_torch_and_the_course_without_it
     kept = [d.replace(" ", "") for d in deps if hosted._name(d) not in hosted.KERNEL_PROVIDES]
     assert hosted.dependencies(ROOT) == kept and "torch" not in " ".join(kept)
     assert "gymnasium[classic-control]==1.4.0" in kept
-    assert f'os.environ.get("{hosted.SOURCE_VARIABLE}", "git+' in BLOCK and '"--no-deps"' in BLOCK
-    assert BLOCK.splitlines()[-1] == hosted.END and len(BLOCK.splitlines()) <= 10  # short: learners read it
+    assert ('os.environ.get("COURSE_INSTALL_SOURCE", "git+https://github.com/me/policy-optimisation.git@v'
+            in PUBLISHED and '"--no-deps"' in PUBLISHED)
+    for text in (BLOCK, PUBLISHED):
+        assert text.splitlines()[-1] == hosted.END and len(text.splitlines()) <= 10  # short: learners read it
 
 
-def _run_block(monkeypatch, course_missing: bool) -> list[list[str]]:
-    """Execute the block here, with pip replaced by a recorder; returns the commands it ran."""
+def test_with_no_repository_set_the_block_names_none():
+    """docs/site.toml as shipped names no repository: the block points at no placeholder, and
+    installs only from COURSE_INSTALL_SOURCE."""
+    assert hosted.default_source(ROOT) == "" and "git+" not in BLOCK and "OWNER" not in BLOCK
+    assert f'os.environ["{hosted.SOURCE_VARIABLE}"]' in BLOCK and '"--no-deps"' in BLOCK
+    for placeholder in ("", "https://github.com/OWNER/REPO"):
+        assert hosted.default_source(ROOT, repository=placeholder) == ""
+
+
+def _run_block(monkeypatch, course_missing: bool, text: str = BLOCK) -> list[list[str]]:
+    """Execute the block ``text`` here, with pip replaced by a recorder; returns the commands it ran."""
     import importlib.util
     import subprocess as real_subprocess
 
@@ -65,13 +77,15 @@ def _run_block(monkeypatch, course_missing: bool) -> list[list[str]]:
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if (name == "course_utils" and course_missing) else real_find_spec(name, *a))
     monkeypatch.setattr(real_subprocess, "run", lambda cmd, **kw: calls.append(list(cmd)))
-    exec(compile(BLOCK, "<hosted block>", "exec"), {})
+    exec(compile(text, "<hosted block>", "exec"), {})
     return calls
 
 
-def test_the_block_is_silent_and_instant_where_the_course_is_installed(monkeypatch, capsys):
+@pytest.mark.parametrize("text", [BLOCK, PUBLISHED], ids=["no repository", "published"])
+def test_the_block_is_silent_and_instant_where_the_course_is_installed(monkeypatch, capsys, text):
+    monkeypatch.setenv(hosted.SOURCE_VARIABLE, "/wheels/course_utils-0.1.0-py3-none-any.whl")
     start = time.perf_counter()
-    assert _run_block(monkeypatch, course_missing=False) == []
+    assert _run_block(monkeypatch, course_missing=False, text=text) == []
     assert time.perf_counter() - start < 0.5
     assert capsys.readouterr().out == ""
 
@@ -85,8 +99,10 @@ def test_in_a_bare_kernel_the_block_installs_the_dependencies_then_the_course_fr
     assert not any(arg.startswith("torch") for call in (deps_call, course_call) for arg in call[5:])
     assert "Installing the course" in capsys.readouterr().out
     monkeypatch.delenv(hosted.SOURCE_VARIABLE)
-    _, course_call = _run_block(monkeypatch, course_missing=True)
-    assert course_call[-1] == hosted.default_source(ROOT) == "git+https://github.com/OWNER/REPO.git@v0.1.0"
+    _, course_call = _run_block(monkeypatch, course_missing=True, text=PUBLISHED)
+    assert course_call[-1] == "git+https://github.com/me/policy-optimisation.git@v0.1.0"
+    # no repository set, no override: nothing is installed and nothing is said (the next import tells)
+    assert _run_block(monkeypatch, course_missing=True) == [] and capsys.readouterr().out == ""
 
 
 def test_stamping_changes_only_the_first_code_cell_and_is_idempotent(tmp_path):
@@ -100,8 +116,8 @@ def test_stamping_changes_only_the_first_code_cell_and_is_idempotent(tmp_path):
     stamped = json.loads(copy.read_text())
     before = json.loads(original.read_text())
     assert stamped == before  # outputs, execution counts, ids and metadata untouched
-    # an older block (another ref) is replaced, not stacked
-    assert hosted.stamp(copy, hosted.current_block(ROOT, ref="v9.9.9"))
+    # an older block (another repository and ref) is replaced, not stacked
+    assert hosted.stamp(copy, hosted.current_block(ROOT, ref="v9.9.9", repository="https://github.com/me/x"))
     assert hosted.stamp(copy, BLOCK) and json.loads(copy.read_text()) == before
 
 

@@ -1,7 +1,10 @@
 """The course website (``python -m course_utils site``): built once, offline, then checked.
 
 The build (module fixture, into a temporary folder) renders every lesson and workbook with its
-stored outputs. The checks: every notebook became a page; no raw ``$$`` is left in the rendered
+stored outputs, with the repository's own docs/site.toml, which names no repository or hub: the
+build a fresh clone makes. The checks: every notebook became a page; not one link (nor any
+text) points at a placeholder address, and the links a configured site has are tested on the
+staged pages; no raw ``$$`` is left in the rendered
 text; every internal link and anchor resolves; nothing is loaded from another host (plain links
 to Binder, Colab or GitHub are links, not loads); the vendored JavaScript is refused when it does
 not match its pin. Then, where Debian's ``chromium`` and ``chromium-driver`` and ``selenium`` are
@@ -77,7 +80,7 @@ def test_every_notebook_became_a_page(site):
         first_cell = json.loads(nb.read_text(encoding="utf-8"))["cells"][0]
         title = re.search(r"^#\s+(.+)$", "".join(first_cell["source"]), flags=re.MULTILINE).group(1).strip()
         assert html.escape(title, quote=False) in text, f"{page.name}: no title {title!r}"
-        assert "Open this notebook" in text and "git-pull?repo=" in text and "mybinder.org" in text
+        assert "Open this notebook" in text and "On your machine" in text
         chapter = out / "chapters" / f"{nb.stem}.html"
         assert chapter.is_file() and f"{nb.parent.name}/{nb.stem}.html" in chapter.read_text(encoding="utf-8")
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -172,6 +175,76 @@ def test_vendored_javascript_is_refused_when_it_does_not_match_its_pin(tmp_path)
     (tmp_path / mathjax.filename).write_bytes((tmp_path / mathjax.filename).read_bytes()[:-10] + b"0" * 10)
     with pytest.raises(SiteError, match="pinned integrity"):
         vendor_assets(tmp_path / "static", vendor_from=tmp_path)
+
+
+def _placeholder_links(out: Path) -> dict[str, int]:
+    """{page: number of links to a placeholder address (OWNER/REPO, https://HUB)} over a built site."""
+    found = {}
+    for page in _pages(out):
+        urls = [unquote(u) for u in _parse(page).urls]
+        bad = [u for u in urls if "OWNER/REPO" in u or "//HUB" in u]
+        if bad:
+            found[str(page.relative_to(out))] = len(bad)
+    return found
+
+
+def test_a_default_build_has_no_link_to_a_placeholder(site):
+    from course_utils.site import SiteConfig
+
+    assert SiteConfig.load(ROOT / "docs" / "site.toml").unset(), "this test is about a site with nothing set"
+    assert _placeholder_links(site.out) == {}
+    for page in _pages(site.out):  # nor any text: the notebooks' set-up block names no placeholder either
+        text = page.read_text(encoding="utf-8")
+        assert "OWNER/REPO" not in text and "//HUB" not in text, page.relative_to(site.out)
+    lesson = (site.out / "notebooks" / "01_log_derivative_trick.html").read_text(encoding="utf-8")
+    assert "mybinder.org" not in lesson and "colab.research.google.com" not in lesson and "git-pull" not in lesson
+
+
+def test_placeholder_links_are_found_when_there_are_some(tmp_path):
+    """The scan of the test above sees a placeholder link where there is one."""
+    page = tmp_path / "p.html"
+    page.write_text('<a href="https://mybinder.org/v2/gh/OWNER/REPO/main">x</a>'
+                    '<a href="https://HUB/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fme%2Fc">y</a>'
+                    '<a href="https://github.com/me/course">z</a>')
+    assert _placeholder_links(tmp_path) == {"p.html": 2}
+
+
+def _staged(tmp_path, config) -> tuple[str, str]:
+    """The staged workbook 01 (its box of links) and chapter 01's page, under ``config``."""
+    from course_utils.site import _chapter_page, chapters, stage_notebook
+
+    rel = "exercises/01_log_derivative_trick.ipynb"
+    stage_notebook(ROOT / rel, tmp_path / rel, rel, config)
+    box = json.loads((tmp_path / rel).read_text())["cells"][1]
+    chapter = next(ch for ch in chapters(ROOT) if ch.number == "01")
+    return box["source"], _chapter_page(chapter, config, ROOT, solutions=False)
+
+
+def test_each_link_appears_once_what_it_needs_is_set(tmp_path):
+    from course_utils.site import SiteConfig
+
+    nothing = SiteConfig()
+    box, chapter = _staged(tmp_path / "a", nothing)
+    assert box.count("](") == 0 and "make course" in box
+    assert "open in" not in chapter and "read it here" in chapter
+    repository = SiteConfig(repository="https://github.com/me/course")
+    box, chapter = _staged(tmp_path / "b", repository)
+    assert "[Binder](https://mybinder.org/v2/gh/me/course/main" in box and "[Colab](" in box
+    assert "git-pull" not in box and "open in JupyterHub" not in chapter
+    assert chapter.count("open in Binder") == 1 and chapter.count("(https://colab.research.google.com/") == 2
+    both = SiteConfig(repository="https://github.com/me/course", hub_url="https://hub.uni.edu")
+    box, chapter = _staged(tmp_path / "c", both)
+    assert "(https://hub.uni.edu/hub/user-redirect/git-pull?repo=" in box and "open in JupyterHub" in chapter
+
+
+def test_a_placeholder_in_site_toml_counts_as_unset(tmp_path):
+    from course_utils.site import SiteConfig
+
+    toml = tmp_path / "site.toml"
+    toml.write_text('repository = "https://github.com/OWNER/REPO"\nref = "main"\nhub_url = "https://HUB"\n')
+    config = SiteConfig.load(toml)
+    assert config.repository == "" and config.hub_url == "" and len(config.unset()) == 2
+    assert SiteConfig.load(toml, repository="https://github.com/me/course").repository == "https://github.com/me/course"
 
 
 def test_open_links_follow_the_documented_formats():
