@@ -175,3 +175,14 @@ def test_reference_steps_to_target_agree_with_the_curves(name):
             assert len(hits) == 0
         elif len(hits):  # the grid can miss a brief crossing, but never shows one before the exact step
             assert ref.env_steps[hits[0]] >= steps
+
+
+def test_a_run_past_its_budget_is_placed_once_at_its_last_step_and_says_why():
+    # issue 25: "60,000" in the text and "At 61,136 steps" in the placement read as two points
+    ref = load_reference("ppo_pendulum")
+    run = _history([-1200.0] * 10 + [-220.0] * 20, [200 * (i + 1) for i in range(29)] + [61_136])
+    run.config = {"total_steps": 60_000}
+    text = describe_run(run, ref, target=-200)
+    assert "At the end of the run, 61,136 steps (its 60,000 rounded up to whole rollouts)" in text
+    run.config = {}
+    assert "At 61,136 steps its rolling-20 mean" in describe_run(run, ref, target=-200)

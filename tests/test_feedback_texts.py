@@ -184,3 +184,68 @@ def test_fvp_that_switches_on_requires_grad_of_the_callers_theta_is_rejected():
     res = catalogue.grade("fisher_vector_product", fvp_on_callers_theta)
     assert not res.passed and "requires_grad flag of the caller's `theta`" in res.message, res.message
     assert catalogue.grade("fisher_vector_product", answers.fisher_vector_product).passed
+
+
+def test_what_you_should_see_quotes_only_what_the_cells_print():
+    # workbook 06 and lesson 06 printed bounds (< 1e-12) or ten decimals, never 1e-16 / 1e-15
+    for path in ("solutions/06_trust_regions.ipynb", "notebooks/06_trust_regions.ipynb"):
+        text = "".join(s for s, kind in _markdown(path) if kind == "markdown")
+        assert "10^{-16}" not in text and "10^{-15}" not in text, path
+    # workbook 07: the cell prints "below 1e-4? False / True"; the text says what the plot shows, and it is so
+    from course_utils.answers import conjugate_gradient
+
+    n = 100
+    Q, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    b = torch.randn(n, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    spectra = [torch.logspace(0, -4, n, dtype=torch.float64),
+               torch.cat([torch.tensor([100.0, 30, 10, 3, 1], dtype=torch.float64),
+                          0.1 + 0.01 * torch.rand(n - 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))])]
+    ratios = []
+    for eig in spectra:
+        A = (Q * eig) @ Q.T
+        x_star = torch.linalg.solve(A, b)
+        norm = lambda e: (e @ A @ e).sqrt().item()  # noqa: E731
+        ratios.append(norm(conjugate_gradient(lambda v: A @ v, b, 10, 0.0) - x_star) / norm(x_star))
+    assert 0.5 < ratios[0] < 1 and ratios[1] < 1e-4
+    text = "".join(s for s, kind in _markdown("solutions/07_trpo.ipynb") if kind == "markdown")
+    assert "about 0.85" not in text and "has not yet halved" in text
+
+
+def test_workbook_05_lambda_demo_bias_depends_on_the_action_and_vanishes_at_lambda_1():
+    """The demo of `lambda_bias_variance`, in exact expectation: E[A_hat] = sum_l (gamma lam)^l E[delta_l]."""
+    T, gamma, n_states, start = 30, 0.95, 7, 3
+    reward_of = torch.linspace(-0.5, 0.5, n_states, dtype=torch.float64)
+    error = 0.5 + 0.25 * (torch.arange(n_states, dtype=torch.float64) - start)
+    move = [torch.zeros(n_states, n_states, dtype=torch.float64) for _ in (0, 1)]  # P[a][s, s']
+    for s in range(n_states):
+        for a in (0, 1):
+            move[a][s, min(max(s + 2 * a - 1, 0), n_states - 1)] = 1.0
+    random_policy = (move[0] + move[1]) / 2
+    V = torch.zeros(T + 1, n_states, dtype=torch.float64)
+    for t in reversed(range(T)):
+        V[t] = random_policy @ (reward_of + gamma * V[t + 1])
+    A_true = [move[a][start] @ (reward_of + gamma * V[1]) - V[0, start] for a in (0, 1)]
+    critic = torch.cat([V[:T] + error, torch.zeros(1, n_states, dtype=torch.float64)])  # 0 after the end
+
+    def expected_estimate(a0, lam):
+        dist = torch.zeros(n_states, dtype=torch.float64)
+        dist[start] = 1.0
+        total = 0.0
+        for t in range(T):
+            P = move[a0] if t == 0 else random_policy
+            # E[delta_t] = E[r(s_{t+1}) + gamma V~(t+1, s_{t+1}) - V~(t, s_t)]
+            total = total + (gamma * lam) ** t * (dist @ (P @ (reward_of + gamma * critic[t + 1])) - dist @ critic[t])
+            dist = dist @ P
+        return total
+
+    gaps = []
+    for lam in (0.0, 0.5, 0.9, 1.0):
+        estimates = [expected_estimate(a, lam) for a in (0, 1)]
+        gaps.append(float(estimates[1] - estimates[0] - (A_true[1] - A_true[0])))
+        if lam == 0.0:  # each action's bias is gamma e(s_1): not the same for both actions
+            biases = [float(estimates[a] - (A_true[a] - error[start])) for a in (0, 1)]
+            assert abs(biases[0] - gamma * 0.25) < 1e-12 and abs(biases[1] - gamma * 0.75) < 1e-12
+    assert abs(gaps[0] - 0.475) < 1e-12 and abs(gaps[-1]) < 1e-12
+    assert all(a > b for a, b in zip(gaps, gaps[1:]))
+    pred = catalogue.predictions()["lambda_bias_variance"]
+    assert "0.475" in pred.explanation and "two actions" in pred.question

@@ -84,18 +84,21 @@ PREDICTIONS = [
         id="lambda_bias_variance",
         chapter="05 Generalized advantage estimation",
         title="sliding lambda from 0 to 1",
-        question="GAE with a critic that is off by 0.5 everywhere, on episodes with noisy rewards. As lambda "
-                 "goes from 0 to 1, the error of the first step's estimate (measured against A - e(s_0), "
-                 "which gives the same policy gradient) changes how?",
+        question="GAE on a 7-state walk with two actions (step left, step right), noisy rewards and a critic "
+                 "whose error e(s) grows towards the right. As lambda goes from 0 to 1, how do the bias of the "
+                 "gap A(s_0, right) - A(s_0, left) between the first step's two estimates (the gap is what "
+                 "tilts the policy gradient) and the variance of one estimate change?",
         choices={"a": "bias falls, variance rises",
                  "b": "bias rises, variance falls",
                  "c": "both fall",
                  "d": "both rise"},
         answer="a",
         explanation="lambda = 0 trusts the critic after one step: one reward of noise, but the critic's error at "
-                    "s_1 enters as bias (gamma e(s_1)). lambda = 1 sums every reward to the end: the critic's "
-                    "errors cancel except at s_0 (no bias against A - e(s_0)), but every reward's noise adds "
-                    "up. The weights (gamma lambda)^l slide between the two.",
+                    "s_1 enters as bias gamma e(s_1), and s_1 depends on the action, so the gap is off by "
+                    "gamma (e(right) - e(left)) = 0.95 x 0.5 = 0.475. lambda = 1 sums every reward to the end: "
+                    "the critic's errors telescope away except -e(s_0), the same for both actions, so the gap "
+                    "is unbiased, but every reward's noise adds up. The weights (gamma lambda)^l slide between "
+                    "the two.",
     ),
     Prediction(
         id="kl_step_doubles",

@@ -370,7 +370,12 @@ def describe_run(history: "History", reference: "ReferenceCurve | str", target: 
         at = ref.band_at(budget)
         if at is not None:
             position = place_return(final, at, return_cap(ref), window)
-            sentences.append(f"At {fmt(budget)} steps its rolling-{window} mean was {fmt(final, 1)}; the reference "
+            requested = history.config.get("total_steps") if isinstance(history.config, dict) else None
+            when = f"At {fmt(budget)} steps"
+            if isinstance(requested, (int, float)) and 0 < requested < budget:  # one point, named once, explained
+                when = (f"At the end of the run, {fmt(budget)} steps (its {fmt(requested)} rounded up to whole "
+                        f"rollouts),")
+            sentences.append(f"{when} its rolling-{window} mean was {fmt(final, 1)}; the reference "
                              f"seeds stood at {fmt(at.low, 1)} to {fmt(at.high, 1)} (median {fmt(at.median, 1)}) "
                              f"at that point: {position}.")
     return " ".join(sentences)
