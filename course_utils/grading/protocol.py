@@ -50,6 +50,29 @@ def prepare(nb: Any) -> str:
     return code
 
 
+def kernel_manager_config() -> Any:
+    """The kernel manager's settings: its TCP sockets encrypted (CurveZMQ) wherever that can be had.
+
+    ipykernel 7.4 warns on its stderr, "Kernel is running over TCP without encryption", whenever
+    its manager gives it no CurveZMQ keys; every ``course check`` began with that line. Since
+    jupyter_client 8.10 the manager provisions keys for a kernel whose kernelspec declares
+    ``supported_encryption: curve`` (``transport_encryption = "auto"``), which ipykernel's own
+    kernelspec does: the cause goes, nothing is filtered, and whatever else the kernel writes to
+    its stderr still shows. With an older jupyter_client, or a pyzmq built without CurveZMQ, the
+    settings stay empty and nothing changes (the warning is then true, and stays).
+    """
+    from traitlets.config import Config
+
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+    except ImportError:
+        return Config()
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
 def execute(nb: Any, workdir: Path, cell_timeout: int, interrupt_on_timeout: bool = False,
             kernel_name: str = "python3") -> tuple[str, str]:
     """Run ``nb`` top to bottom in a new kernel started in ``workdir``; errors in cells are kept.
@@ -62,7 +85,8 @@ def execute(nb: Any, workdir: Path, cell_timeout: int, interrupt_on_timeout: boo
     from nbclient.exceptions import DeadKernelError
 
     client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=interrupt_on_timeout,
-                            kernel_name=kernel_name, resources={"metadata": {"path": str(workdir)}})
+                            kernel_name=kernel_name, resources={"metadata": {"path": str(workdir)}},
+                            config=kernel_manager_config())
     try:
         client.execute()
     except DeadKernelError:
