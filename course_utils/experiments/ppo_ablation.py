@@ -67,3 +67,29 @@ def run(seeds: list[int], steps: dict[str, int], train_ppo: Callable[..., Any], 
 
 def load(path: Path | None = None) -> dict:
     return store.read(path or FILE)
+
+
+METRICS = ("steps_to_target", "final_rolling_return")
+
+
+def told_apart(ablation: dict, alpha: float = 0.05) -> dict[tuple[str, str, str], bool]:
+    """Which rows differ from their environment's zoo row, on which metric, with Holm's correction.
+
+    Every row other than a zoo row is compared with the zoo row of its environment on both
+    :data:`METRICS` (bootstrap p-values of the difference of medians, :func:`course_utils.bands.bootstrap_p`);
+    the m = 2 x (rows - zoo rows) p-values are corrected together (:func:`course_utils.bands.holm`), so
+    the chance that any row is called different when none is stays at most ``alpha``.
+    Returns {(env_id, label, metric): told apart}.
+    """
+    from course_utils.bands import bootstrap_p, holm
+
+    zoo = {row["env_id"]: row for row in ablation["results"] if not row["overrides"]}
+    keys, p_values = [], []
+    for row in ablation["results"]:
+        if not row["overrides"]:
+            continue
+        for metric in METRICS:
+            keys.append((row["env_id"], row["label"], metric))
+            p_values.append(bootstrap_p([run[metric] for run in row["runs"]],
+                                        [run[metric] for run in zoo[row["env_id"]]["runs"]]))
+    return dict(zip(keys, holm(p_values, alpha)))
