@@ -113,21 +113,37 @@ def _defined_exercises(code: str) -> list[str]:
     return defined_exercises(code)
 
 
-def _judge_observations(observed: dict) -> dict:
-    """Judge, here, what a workbook's kernel observed (loads the catalogue, hence torch)."""
+def _judge_observations(observed: dict, committed: dict | None = None) -> dict:
+    """Judge, here, what a workbook's kernel observed and the predictions its saved file holds
+    (loads the catalogue, hence torch)."""
     from course_utils.catalogue import judge_observations
 
-    return judge_observations(observed)
+    return judge_observations(observed, committed)
 
 
-def _record_progress(results: dict) -> None:
-    """What ``check NOTEBOOK`` found goes into the learner's progress file, as ``check(...)`` does."""
-    from course_utils.catalogue import registry
+def _record_progress(report) -> list[str]:
+    """What ``check NOTEBOOK`` found goes into the learner's progress file, as ``check(...)`` does.
+
+    An exercise is recorded with the fingerprint of its code, so that grading unchanged code again
+    adds no attempt (``grading/progress_file.py``), and only by the workbook of its own chapter: a
+    function copied from an earlier workbook (``kl_categorical`` in workbook 07) is graded and
+    shown, not counted twice. A prediction committed in the file (with the buttons) is recorded
+    when the progress file has none yet (the first commitment counts). Returns the exercises left
+    to their own workbook."""
+    from course_utils.catalogue import predictions, registry
     from course_utils.grading import progress_file
 
-    for ex_id, res in results.items():  # (a prediction is recorded when it is committed, not here)
-        if ex_id in registry() and res["status"] in ("passed", "failed", "not_implemented"):
-            progress_file.record(ex_id, res["status"])
+    elsewhere = []
+    for ex_id, res in report.results.items():
+        ex = registry().get(ex_id)
+        if ex is not None and res["status"] in ("passed", "failed", "not_implemented"):
+            if report.chapter and not ex.chapter.startswith(report.chapter):
+                elsewhere.append(f"{ex_id} (workbook {ex.chapter[:2]})")
+                continue
+            progress_file.record(ex_id, res["status"], code=report.fingerprints.get(ex_id))
+        elif ex_id in predictions() and res.get("passed") and res.get("choice"):
+            progress_file.record_prediction(ex_id, res["choice"], res["choice"] == predictions()[ex_id].answer)
+    return elsewhere
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -138,7 +154,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         report = grade_notebook(Path(path), _judge_observations, cell_timeout=args.cell_timeout,
                                 defined_exercises=_defined_exercises)
         print(report.summary())
-        _record_progress(report.results)
+        elsewhere = _record_progress(report)
         for ex_id, res in report.results.items():
             if args.verbose:
                 print("\n" + res["message"])
@@ -146,6 +162,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 # the headline of each failure: which case failed and why (-v prints the whole feedback)
                 headline = [line for line in res["message"].splitlines() if line.strip()][:2]
                 print("\n".join(f"    {line}" for line in headline))
+        if elsewhere:
+            print(f"  note: {', '.join(elsewhere)}: graded here, recorded in your progress by its own workbook "
+                  "(check that one to record it).")
         if any(res["status"] == "not_implemented" for res in report.results.values()):
             print(f"  note: this grades the file saved on disk. If you solved these in JupyterLab, save the "
                   f"notebook (Ctrl+S) and run the command again.")

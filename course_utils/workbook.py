@@ -10,6 +10,7 @@ import sys
 from typing import Any, Callable, Optional
 
 from course_utils.catalogue import grade, items, registry
+from course_utils.grading import mathtext
 from course_utils.grading import progress_file as _progress
 from course_utils.grading.result import Result, compose, hint_html
 
@@ -49,12 +50,20 @@ def _hint_button(exercise_id: str) -> None:
         from IPython.display import HTML, display
     except ImportError:
         return
-    button = widgets.Button(description="Show a hint", icon="lightbulb-o", tooltip=f"hint('{exercise_id}')")
+    button = widgets.Button(description="Show a hint", icon="lightbulb-o", tooltip=f"hint('{exercise_id}')",
+                            layout=widgets.Layout(width="auto"))
     out = widgets.Output()
 
     def on_click(_):
         with out:
             hint(exercise_id)
+        ex = registry().get(exercise_id)
+        seen = int(_progress.load()[0]["exercises"].get(exercise_id, {}).get("hints_seen", 0))
+        if ex is None or seen >= len(ex.hints):  # the last one is shown: no button that shows it again
+            button.disabled = True
+            button.description = "That was the last hint"
+        else:
+            button.description = "Show the next hint"
 
     button.on_click(on_click)
     display(widgets.VBox([button, out]))
@@ -79,7 +88,7 @@ def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
         else:
             result = grade(ex_id, fn)
         if result.status != "unknown_exercise":
-            warning = _progress.record(result.exercise_id, result.status)
+            warning = _progress.record(result.exercise_id, result.status, code=_code_fingerprint(fn))
             if warning:
                 result.notes.append(warning)
                 compose(result)
@@ -98,6 +107,17 @@ def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
     if strict_mode() and not result.passed:
         raise CheckFailed(result.message)
     return None
+
+
+def _code_fingerprint(fn: Any) -> Optional[str]:
+    """The fingerprint of ``fn``'s source (:func:`course_utils.grading.progress_file.fingerprint`), so
+    that checking the same code again adds no attempt; None when the source cannot be read."""
+    import inspect
+
+    try:
+        return _progress.fingerprint(inspect.getsource(fn))
+    except Exception:  # noqa: BLE001  (OSError, TypeError, a tokenizer error: the source is not at hand)
+        return None
 
 
 def ready(*fns: Callable[..., Any]) -> bool:
@@ -135,7 +155,7 @@ class _Hint:
         self.exercise_id, self.level, self.total, self.text = exercise_id, level, total, text
 
     def __repr__(self) -> str:
-        return f"Hint {self.level} of {self.total} for {self.exercise_id}: {self.text}"
+        return f"Hint {self.level} of {self.total} for {self.exercise_id}: {mathtext.plain(self.text)}"
 
     def _repr_html_(self) -> str:
         return hint_html(self.exercise_id, self.level, self.total, self.text)
@@ -226,7 +246,8 @@ def _solution_button(exercise_id: str) -> bool:
     except ImportError:
         return False
     button = widgets.Button(description="Yes, show me the answer", button_style="warning",
-                            tooltip=f"solution('{exercise_id}', confirm=True)")
+                            tooltip=f"solution('{exercise_id}', confirm=True)",
+                            layout=widgets.Layout(width="auto"))  # (the default width cuts the label off)
     out = widgets.Output()
 
     def on_click(_):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from course_utils.classroom.sandbox import ChildOutcome, Limits, kill_group, run_sandboxed, sandbox_mode
+from course_utils.grading import protocol
 
 FIXED_COLUMNS_BEFORE = ["identifier"]
 FIXED_COLUMNS_AFTER = ["total", "max", "status", "runtime_s", "detail"]
@@ -153,14 +154,16 @@ def flags_for(path: Path) -> str:
             if found else "")
 
 
-def judge_outcome(outcome: ChildOutcome) -> dict[str, dict[str, Any]]:
-    """Judge, in this process (which never runs learner code), what the sandboxed kernel observed:
+def judge_outcome(outcome: ChildOutcome, committed: Optional[dict[str, Any]] = None) -> dict[str, dict[str, Any]]:
+    """Judge, in this process (which never runs learner code), what the sandboxed kernel observed
+    and the predictions the submitted file holds (``committed``, from
+    :func:`course_utils.grading.protocol.committed_predictions_in`: what the buttons saved):
     {exercise id: {passed, status, message[, help]}}. Call it from the main thread (the time limit
     on replaying a catalogued mistake uses SIGALRM)."""
     from course_utils.catalogue import judge_observations
 
     data = outcome.data if isinstance(outcome.data, dict) else {}
-    return judge_observations(data.get("observed") or {})
+    return judge_observations(data.get("observed") or {}, committed)
 
 
 def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str],
@@ -219,7 +222,10 @@ class Ran:
 def finish(ran: Ran, limits: Limits) -> Row:
     """Judge a sandboxed run in this process and make its gradebook row (flags and notes first)."""
     try:
-        row = row_from_outcome(ran.sub.identifier, ran.outcome, limits, ran.expected)
+        # the predictions committed with the buttons live in the submitted file's outputs: read as
+        # data here, from the original (the sandbox ran a copy, and running replaced its outputs)
+        results = judge_outcome(ran.outcome, protocol.committed_predictions_in(ran.sub.path))
+        row = row_from_outcome(ran.sub.identifier, ran.outcome, limits, ran.expected, results)
     except Exception as exc:  # noqa: BLE001  (one broken submission never stops the class)
         return Row(ran.sub.identifier, status="grader_error", detail=f"{type(exc).__name__}: {exc}")
     row.detail = "; ".join(filter(None, [flags_for(ran.sub.path), ran.note, row.detail]))

@@ -1,12 +1,25 @@
 """The learner's progress: one small JSON file, written atomically, rebuilt if corrupt.
 
 Location: ``$COURSE_PROGRESS_FILE`` if set, else ``~/.policy-optimisation-course/progress.json``.
+
+**Attempts count tries, not gradings.** Each grading of an exercise (``check(fn)`` in a
+workbook, ``course check NOTEBOOK``) records its status; it adds an attempt only when the code
+graded differs from the code of the last recorded grading. The code is compared by its
+:func:`fingerprint` (the function's syntax tree, without its docstring: comments, blank lines
+and re-wrapping do not count), stored as ``graded_code``. Running ``check(...)`` again, or
+``course check`` on the saved workbook, therefore updates the status without adding an attempt,
+and so does a copy of the same function in a later workbook (``kl_categorical`` in workbook 07).
+A grading whose code cannot be read (a lambda, a function built by ``exec``) counts as an attempt.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import datetime as _dt
+import hashlib
 import html
 import json
+import textwrap
 import os
 import tempfile
 from pathlib import Path
@@ -64,11 +77,62 @@ def save(data: dict[str, Any], path: Optional[Path] = None) -> None:
             os.unlink(tmp)
 
 
-def record(exercise_id: str, status: str, path: Optional[Path] = None) -> Optional[str]:
-    """Record one attempt. Returns a warning if the file had to be rebuilt or could not be written."""
+def fingerprint(source: str) -> Optional[str]:
+    """A short hash of the first function ``source`` defines: its syntax tree without the
+    docstring (names, code and decorators count; comments, spacing and the docstring do not).
+    None when ``source`` does not parse or defines no function."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return None
+    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    return _node_fingerprint(node) if node is not None else None
+
+
+def _node_fingerprint(node: ast.AST) -> str:
+    body = list(getattr(node, "body", []))
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str) and len(body) > 1:
+        node = copy.copy(node)
+        node.body = body[1:]
+    return hashlib.sha256(ast.dump(node).encode()).hexdigest()[:16]
+
+
+def notebook_fingerprints(cells: list[str]) -> dict[str, str]:
+    """{function name: :func:`fingerprint`} of the functions a notebook's code cells define at
+    their top level (the last definition of a name wins, as when the notebook runs top to bottom).
+    A cell that does not parse as Python (IPython magics, a syntax error) is skipped after its
+    magic lines are dropped."""
+    out: dict[str, str] = {}
+    for source in cells:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            try:
+                tree = ast.parse("\n".join(line for line in source.split("\n")
+                                           if not line.lstrip().startswith(("%", "!"))))
+            except (SyntaxError, ValueError):
+                continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out[node.name] = _node_fingerprint(node)
+    return out
+
+
+def record(exercise_id: str, status: str, path: Optional[Path] = None,
+           code: Optional[str] = None) -> Optional[str]:
+    """Record one grading of ``exercise_id`` (``code``: the :func:`fingerprint` of the function
+    graded). It counts as an attempt unless ``code`` is the code of the last recorded grading
+    (see the module's docstring). Returns a warning if the file had to be rebuilt or could not
+    be written."""
     data, warning = load(path)
     entry = data["exercises"].setdefault(exercise_id, {"attempts": 0, "status": "not_started"})
-    entry["attempts"] = int(entry.get("attempts", 0)) + 1
+    if code is None or entry.get("graded_code") != code:
+        entry["attempts"] = int(entry.get("attempts", 0)) + 1
+    if code is None:
+        entry.pop("graded_code", None)
+    else:
+        entry["graded_code"] = code
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     entry["last_attempt"] = now
     if status == "passed":
@@ -80,6 +144,24 @@ def record(exercise_id: str, status: str, path: Optional[Path] = None) -> Option
     except OSError as exc:
         return f"Your progress could not be saved ({exc}); the check itself is unaffected."
     return warning
+
+
+def record_prediction(prediction_id: str, choice: str, correct: bool,
+                      path: Optional[Path] = None) -> tuple[Optional[str], str]:
+    """Record the first commitment of a prediction: ``(the choice already on record or None,
+    when it was committed)``. A later commitment never replaces the first one."""
+    data, _ = load(path)
+    entry = data["exercises"].setdefault(prediction_id, {"attempts": 0, "status": "not_started"})
+    if "prediction" in entry:
+        return str(entry["prediction"]), str(entry.get("first_passed", ""))
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    entry.update(prediction=choice, correct=bool(correct), status="passed", attempts=1,
+                 first_passed=now, last_attempt=now)
+    try:
+        save(data, path)
+    except OSError:
+        pass
+    return None, now
 
 
 def next_hint_level(exercise_id: str, n_levels: int, path: Optional[Path] = None, at_least: int = 0) -> int:

@@ -15,17 +15,30 @@
 The notebook runs in a fresh kernel (:func:`execute`); a cell that raises does not stop the
 next ones. This module imports neither torch nor the rest of ``course_utils`` (the grading
 cell does, inside the kernel), so that the sandbox's parent and child processes start fast.
+
+**Predictions committed with the buttons** live in the saved file, not in its code: the button
+writes a small record (:data:`PREDICTION_MIME`, ``{"id", "choice", "committed_at"}``) into the
+predict cell's outputs (and into the Output widget's saved state), see :mod:`course_utils.predict`.
+Running the notebook again replaces those outputs, so the grader reads them from the file as it
+was handed in, before running it (:func:`committed_predictions`), as plain data; the caller
+decides what counts (:func:`course_utils.catalogue.judge_observations`).
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
 MARK = "@@COURSE_RESULTS@@"
 SKIP_TAG = "skip-when-grading"
+# The MIME type of a committed prediction's record in a notebook's outputs: {"id", "choice", "committed_at"}
+PREDICTION_MIME = "application/vnd.course.prediction+json"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # a larger file is not searched for commitments
 
-__all__ = ["MARK", "SKIP_TAG", "code_of", "grading_cell", "prepare", "execute", "read_results"]
+__all__ = ["MARK", "SKIP_TAG", "PREDICTION_MIME", "WIDGET_STATE_MIME", "code_of", "grading_cell", "prepare", "execute", "read_results",
+           "committed_predictions", "committed_predictions_in", "notebook_chapter"]
 
 
 def code_of(nb: Any) -> str:
@@ -105,3 +118,76 @@ def read_results(nb: Any) -> Optional[dict[str, Any]]:
     if MARK not in text:
         return None
     return json.loads(text.split(MARK, 1)[1].strip().splitlines()[0])
+
+
+_ID = re.compile(r"[A-Za-z_]\w{0,99}")
+
+
+def _records(outputs: Any, where: str) -> list[tuple[str, str, str, str]]:
+    """(id, choice, committed_at, where) of each prediction record in a list of nbformat outputs."""
+    found = []
+    for out in outputs if isinstance(outputs, list) else []:
+        data = out.get("data") if isinstance(out, dict) else None
+        record = data.get(PREDICTION_MIME) if isinstance(data, dict) else None
+        if not isinstance(record, dict):
+            continue
+        p_id, choice, at = record.get("id"), record.get("choice"), record.get("committed_at", "")
+        if isinstance(p_id, str) and _ID.fullmatch(p_id) and isinstance(choice, str) and 0 < len(choice.strip()) <= 8:
+            found.append((p_id, choice.strip().lower(), at if isinstance(at, str) else "", where))
+    return found
+
+
+def committed_predictions(nb: Any) -> dict[str, dict[str, str]]:
+    """The prediction commitments a saved notebook holds: ``{id: {"choice", "committed_at", "where"}}``.
+
+    Read from the cells' outputs (where the button writes its record, and where ``predict(...)``
+    and ``reveal(...)`` show it when a cell runs) and from the saved widget state (the Output
+    widget under the buttons, kept when JupyterLab saves widget state). Plain data only, read
+    defensively (the file is the learner's): an id must look like an id and a choice be short;
+    whether the choice is one of the question's is for the caller to decide. When an id has
+    several records the earliest ``committed_at`` wins (the first commitment counts; a record
+    without a time comes last).
+    """
+    found: list[tuple[str, str, str, str]] = []
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    for index, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if isinstance(cell, dict):
+            found += _records(cell.get("outputs"), f"the outputs of cell {index}")
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    widgets = meta.get("widgets") if isinstance(meta, dict) else None
+    state = widgets.get(WIDGET_STATE_MIME) if isinstance(widgets, dict) else None
+    models = state.get("state") if isinstance(state, dict) else None
+    for model in (models.values() if isinstance(models, dict) else []):
+        inner = model.get("state") if isinstance(model, dict) else None
+        if isinstance(inner, dict):
+            found += _records(inner.get("outputs"), "the saved widget state")
+    out: dict[str, dict[str, str]] = {}
+    for p_id, choice, at, where in found:  # stable: the first of equal times (cells before widget state) stays
+        if p_id not in out or (at or "~") < (out[p_id]["committed_at"] or "~"):
+            out[p_id] = {"choice": choice, "committed_at": at, "where": where}
+    return out
+
+
+def committed_predictions_in(path: Path) -> dict[str, dict[str, str]]:
+    """:func:`committed_predictions` of the notebook file ``path`` (read as JSON, never run);
+    empty when it cannot be read."""
+    try:
+        if Path(path).stat().st_size > MAX_NOTEBOOK_BYTES:
+            return {}
+        return committed_predictions(json.loads(Path(path).read_text(encoding="utf-8")))
+    except Exception:  # noqa: BLE001  (not JSON, nested too deep, unreadable: the run reports the file)
+        return {}
+
+
+def notebook_chapter(nb: Any, path: Optional[Path] = None) -> str:
+    """The two-digit chapter a workbook belongs to ("07"), from the workbook it was generated from
+    (``metadata.course.generated_from``, which JupyterLab keeps), else from its file name
+    (``07_trpo.ipynb``); "" when neither says."""
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    course = meta.get("course") if isinstance(meta, dict) else None
+    source = course.get("generated_from") if isinstance(course, dict) else None
+    for name in (Path(source).name if isinstance(source, str) else "", Path(path).name if path else ""):
+        match = re.match(r"(\d\d)_", name)
+        if match:
+            return match.group(1)
+    return ""

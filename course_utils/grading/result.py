@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from course_utils.grading import mathtext
+
 __all__ = ["Result", "compose", "result_html", "hint_html"]
 
 
@@ -129,6 +131,7 @@ def result_html(r: Result) -> str:
 
 
 def hint_html(exercise_id: str, level: int, total: int, text: str) -> str:
+    """A hint as HTML, its formulas shown as math (:mod:`course_utils.grading.mathtext`)."""
     return ("<div style='border-left:5px solid #1565c0;background:#e3f2fd;padding:8px 12px;margin:4px 0;"
             "border-radius:4px;color:#212121'>"
-            f"<b>Hint {level} of {total}</b> for <code>{html.escape(exercise_id)}</code>: {html.escape(text)}</div>")
+            f"<b>Hint {level} of {total}</b> for <code>{html.escape(exercise_id)}</code>: {mathtext.html(text)}</div>")

@@ -5,6 +5,14 @@ grading cell, how results come back) is :mod:`course_utils.grading.protocol`, sh
 classroom's batch grader: the kernel only observes, the judging happens in this process.
 ``check()`` calls inside the notebook record progress into a
 throw-away file, never into the learner's own.
+
+Before the notebook runs, the report keeps what the file itself says: the predictions committed
+with the buttons (:func:`~course_utils.grading.protocol.committed_predictions`, judged with the
+run's observations), the chapter the workbook belongs to and a fingerprint of each function it
+defines. The command records progress with them (``course_utils.cli``): an exercise of another
+chapter (``kl_categorical``, copied into workbook 07 from workbook 06) is graded and shown but
+recorded only by its own workbook, and re-grading unchanged code adds no attempt
+(:mod:`course_utils.grading.progress_file`).
 """
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from course_utils.grading import protocol
+from course_utils.grading import progress_file, protocol
 
 
 @dataclass
@@ -23,6 +31,9 @@ class NotebookReport:
     path: Path
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str = ""
+    chapter: str = ""  # "07": the chapter the workbook belongs to ("" when the file does not say)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # function name -> progress_file.fingerprint
+    committed: dict[str, dict[str, str]] = field(default_factory=dict)  # the saved file's prediction records
 
     @property
     def all_passed(self) -> bool:
@@ -53,15 +64,16 @@ def _kernel_environment(progress_file: Path):
                 os.environ[k] = v
 
 
-def grade_notebook(path: Path, judge: Callable[[Any], dict[str, dict[str, Any]]], cell_timeout: int = 120,
+def grade_notebook(path: Path, judge: Callable[[Any, Any], dict[str, dict[str, Any]]], cell_timeout: int = 120,
                    kernel_name: str = "python3",
                    defined_exercises: Optional[Callable[[str], list[str]]] = None) -> NotebookReport:
     """Execute ``path`` top to bottom in a new kernel and grade its exercise functions.
 
     ``defined_exercises`` (code -> exercise ids; :func:`course_utils.catalogue.defined_exercises`)
     names the exercises reported as "not_run" when the notebook produced no results; ``judge``
-    (the kernel's observations -> results; :func:`course_utils.catalogue.judge_observations`)
-    turns what the kernel sent back into results, here, outside the kernel.
+    (the kernel's observations and the saved file's prediction records -> results;
+    :func:`course_utils.catalogue.judge_observations`) turns what the kernel sent back into
+    results, here, outside the kernel.
     """
     import nbformat
 
@@ -71,15 +83,21 @@ def grade_notebook(path: Path, judge: Callable[[Any], dict[str, dict[str, Any]]]
     except Exception as exc:  # noqa: BLE001
         report.error = f"not a readable notebook ({type(exc).__name__}: {exc})"
         return report
+    # what the file says before it runs (running it replaces the outputs that hold the buttons' records)
+    report.committed = protocol.committed_predictions(nb)
+    report.chapter = protocol.notebook_chapter(nb, Path(path))
+    report.fingerprints = progress_file.notebook_fingerprints([c.source for c in nb.cells if c.cell_type == "code"])
     code = protocol.prepare(nb)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, _kernel_environment(Path(tmp) / "progress.json"):
         _, report.error = protocol.execute(nb, Path(path).resolve().parent, cell_timeout, kernel_name=kernel_name)
     observed = protocol.read_results(nb)
     if observed is not None:
-        report.results = judge(observed)
+        report.results = judge(observed, report.committed)
     if not report.results and not report.error:
         report.error = "the grading cell produced no results"
     if not report.results and defined_exercises is not None:
         report.results = {ex_id: {"passed": False, "status": "not_run", "message": f"NOT RUN {ex_id}: {report.error}"}
                           for ex_id in defined_exercises(code)}
+    if observed is None and report.committed:  # a commitment saved in the file counts even when the run failed
+        report.results.update(judge({}, report.committed))
     return report
