@@ -104,12 +104,12 @@ PREDICTIONS = [
         id="kl_step_doubles",
         chapter="06 Trust regions and the natural gradient",
         title="double the step, and the KL?",
-        question="Move a softmax policy's logits a small step eps along a fixed direction. When eps doubles, "
+        question="Move a softmax policy's logits a small step h along a fixed direction. When h doubles, "
                  "KL(p_old || p_new) is multiplied by about...",
         choices={"a": "2", "b": "4", "c": "sqrt(2)", "d": "8"},
         answer="b",
-        explanation="At eps = 0 the KL and its gradient are zero (the KL is smallest when the two policies "
-                    "agree), so its Taylor series starts with the quadratic term: KL ~ eps^2 d^T F d / 2, "
+        explanation="At h = 0 the KL and its gradient are zero (the KL is smallest when the two policies "
+                    "agree), so its Taylor series starts with the quadratic term: KL ~ h^2 d^T F d / 2, "
                     "with F the Fisher matrix. Doubling the step quadruples the KL; that is why a trust "
                     "region of size delta allows steps of length proportional to sqrt(delta).",
     ),
@@ -203,8 +203,9 @@ PREDICTIONS = [
         choices={"a": "all 0: that prompt teaches nothing this step",
                  "b": "all +1", "c": "not a number (0 / 0)", "d": "the reward itself"},
         answer="a",
-        explanation="Each advantage is (r - mean) / (std + eps): r - mean is 0 for every answer and eps keeps "
-                    "the division finite, so the prompt contributes no policy gradient. Prompts that are "
+        explanation="Each advantage is (r - mean) / (std + eps_num): r - mean is 0 for every answer and eps_num keeps "
+                    "the division finite, so the prompt contributes no policy gradient (only the KL penalty "
+                    "still acts on its tokens). Prompts that are "
                     "always solved, or never, carry no signal; GRPO learns from groups whose answers differ.",
     ),
 ]
