@@ -415,6 +415,7 @@ def test_formulas_are_shown_as_math():
         "a log_std, next_values, clip_eps, kl_fn and <code>x_i ^ 2</code>"
     assert mathtext.html("requires grad, and grad log pi(a) <b>") == "requires grad, and ∇ log π(a) &lt;b&gt;"
     assert mathtext.plain("sigma^2 and r_t, hat R_{t+1}") == "σ² and rₜ, R̂ₜ₊₁"
+    assert mathtext.html("bar d_pi, not a bar chart") == "d\u0304<sub>π</sub>, not a bar chart"
     from course_utils.grading.result import hint_html
 
     assert "σ<sup>2</sup>" in hint_html("gaussian_log_prob", 1, 3, registry()["gaussian_log_prob"].hints[0])

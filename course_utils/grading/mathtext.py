@@ -15,7 +15,7 @@ The notation, as the checks use it:
   is one character after a longer name (``logp_i``, ``score_i``); anything else with an
   underscore is a code name and stays as it is (``log_std``, ``next_values``, ``clip_eps``).
 * a Greek letter's name as a word (``pi``, ``mu``, ``sigma``, ``gamma``, ``lam``, ``eps`` ...),
-  ``d/dmu`` included; ``hat X`` and ``tilde X`` put the accent on X.
+  ``d/dmu`` included; ``hat X``, ``tilde X`` and ``bar X`` put the accent on X.
 * text between backticks is code: shown as code, never converted.
 """
 from __future__ import annotations
@@ -28,11 +28,11 @@ __all__ = ["html", "plain"]
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "Delta": "Δ", "epsilon": "ε", "eps": "ε", "eta": "η",
     "theta": "θ", "lambda": "λ", "lam": "λ", "mu": "μ", "nu": "ν", "pi": "π", "rho": "ρ", "sigma": "σ",
-    "tau": "τ", "phi": "φ", "psi": "ψ", "omega": "ω",
+    "tau": "τ", "phi": "φ", "Phi": "Φ", "psi": "ψ", "Psi": "Ψ", "xi": "ξ", "omega": "ω",
 }
 OPERATORS = {"grad": "∇", "sqrt": "√"}
 BIG = {"sum": "Σ", "prod": "Π"}  # only with an index (``sum_t``); the word alone stays a word
-ACCENTS = {"hat": "\u0302", "tilde": "\u0303"}
+ACCENTS = {"hat": "\u0302", "tilde": "\u0303", "bar": "\u0304"}
 SYMBOLS = [("<=", "≤"), (">=", "≥"), ("!=", "≠"), ("->", "→"), ("<-", "←"), ("+-", "±")]
 SUB = dict(zip("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 SUP = dict(zip("0123456789+-=()abcdefghijklmnoprstuvwxyzT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵀ"))
@@ -142,7 +142,8 @@ def _convert(text: str, w: _Writer) -> str:
             word, end = m.group(0), m.end()
             accent = ACCENTS.get(word)
             follow = _WORD.match(text, end + 1) if accent and text[end:end + 1] == " " else None
-            if follow:  # hat R_t: the accent goes on the next name
+            if follow and (len(follow.group(0).split("_")[0]) == 1 or follow.group(0).split("_")[0] in GREEK):
+                # hat R_t: the accent goes on the next name, a symbol ("a bar chart" stays words)
                 name, subs = _split_word(follow.group(0), w.as_html)
                 out.append(w.text(_name(name)) + ACCENTS[word] + _index(w, subs))
                 i, after_script = follow.end(), bool(subs)
