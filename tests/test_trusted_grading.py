@@ -161,7 +161,7 @@ KEY_CALLERS = {
     "gaussian_log_prob": "import course_utils.answers\n\n"
                          "def gaussian_log_prob(x, mu, log_std):\n"
                          "    return course_utils.answers.gaussian_log_prob(x, mu, log_std)\n",
-    "softmax_score": "from course_utils.rl import functional\nfrom course_utils import answers\n\n"
+    "softmax_score": "from course_utils import answers\n\n"
                      "def softmax_score(logits, actions):\n    return answers.softmax_score(logits, actions)\n",
     "score_gradient_gaussian_mean": (
         "import json, os, course_utils\n\n"
