@@ -400,6 +400,8 @@ def stage(root: Path, staging: Path, config: SiteConfig, solutions: bool = False
             rel = f"{folder}/{nb.name}"
             stage_notebook(nb, staging / rel, rel, config)
             pages.append(f"{folder}/{nb.stem}")
+    if (root / "notebooks" / "notation.md").is_file():  # the notation card every lesson links to
+        shutil.copy2(root / "notebooks" / "notation.md", staging / "notebooks" / "notation.md")
     (staging / "chapters").mkdir()
     for ch in chapter_list:
         (staging / "chapters" / f"{ch.stem}.md").write_text(_chapter_page(ch, config, root, solutions), encoding="utf-8")
