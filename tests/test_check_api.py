@@ -184,3 +184,13 @@ def test_feedback_shows_an_int_argument_as_an_int():
         "k = 3, gamma = 0.5, last_value = 0.0, flag = True"
     result = catalogue.grade("k_step_advantage", lambda *a, **kw: k_step_advantage(*a, **kw) + 1.0)
     assert not result.passed and "k = 2" in str(result) and "k = 2.0" not in str(result)
+
+
+def test_an_integer_output_is_shown_as_integers_where_it_differs():
+    from course_utils import catalogue
+
+    def unclamped(logits, u):  # issue 25: returns the nonexistent action A where float32 leaves cdf[-1] < u
+        return (torch.cumsum(torch.softmax(logits, -1), -1) <= u[:, None]).sum(-1)
+
+    text = str(catalogue.grade("sample_actions", unclamped))
+    assert "expected 999, got 1000" in text and "999.0" not in text

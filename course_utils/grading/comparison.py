@@ -164,5 +164,8 @@ def first_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
     diff = (g - e).abs().nan_to_num(nan=float("inf"))
     idx = int(torch.argmax(diff.reshape(-1)))
     where = tuple(int(i) for i in np.unravel_index(idx, tuple(g.shape))) if g.dim() else ()
-    return (f"the largest difference is at index {where}: expected {fmt_number(e.reshape(-1)[idx].item())}, "
-            f"got {fmt_number(g.reshape(-1)[idx].item())}")
+    def show(t: torch.Tensor) -> str:  # an integer tensor's entry as the int it is (action 999, not 999.0)
+        value = t.detach().reshape(-1)[idx].item()
+        return str(value) if not t.is_floating_point() and not t.is_complex() else fmt_number(value)
+
+    return f"the largest difference is at index {where}: expected {show(expected)}, got {show(got)}"
