@@ -32,8 +32,9 @@ ensure_installed() {
     ensure_widget_state_saved
 }
 
-# JupyterLab saves widget state in notebooks (its overrides.json), so that a lesson run and saved
-# reopens with its sliders. Instant and idempotent: runs on every start, installed or not.
+# JupyterLab saves widget state in notebooks (its overrides.json) and its server keeps the state of
+# sliders a saved notebook still shows (a server extension), so that a lesson run and saved reopens
+# with its sliders. Instant and idempotent: runs on every start, installed or not.
 ensure_widget_state_saved() {
     "$VENV/bin/python" -m course_utils.saved_widgets ||
         echo "(sliders of a saved lesson may need their cells run again)" >&2

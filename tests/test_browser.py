@@ -241,11 +241,12 @@ def _saved_widget_outputs(nb: dict) -> list[tuple[int, str]]:
 def test_lesson_05_keeps_working_sliders_after_a_save(browser, lab):
     """Issue 22: a lesson run and saved reopens, with a fresh kernel, with its sliders. The course's
     JupyterLab saves widget state (saveState in the environment's overrides.json, read by the
-    server); the saved file describes every widget its outputs show; after a reload the sliders are
-    drawn (no "model not found"), disconnected and saying so in their own output; re-running the
-    cell brings them back to life (the note hides) and moving one redraws the plot. Lesson 05 runs
-    as a copy in the git-ignored build/ folder: the committed file is never touched (the fixture
-    checks it)."""
+    server); a lesson opened and saved without running is written unchanged (JupyterLab alone
+    would drop the state of the saved sliders: the server's pre-save hook keeps it); a lesson run
+    and saved describes every widget its outputs show; after a reload the sliders are drawn (no
+    "model not found"), disconnected and saying so in their own output; re-running the cell brings
+    them back to life (the note hides) and moving one redraws the plot. Lesson 05 runs as a copy in
+    the git-ignored build/ folder: the committed file is never touched (the fixture checks it)."""
     import json
     import urllib.request
 
@@ -263,16 +264,24 @@ def test_lesson_05_keeps_working_sliders_after_a_save(browser, lab):
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / "05_gae.ipynb"
     shutil.copyfile(ROOT / "notebooks" / "05_gae.ipynb", copy)
-    committed_ids = {m for _, m in _saved_widget_outputs(json.loads(copy.read_text()))}
+    original = copy.read_bytes()
+    committed_ids = {m for _, m in _saved_widget_outputs(json.loads(original))}
     path = copy.relative_to(ROOT).as_posix()
+    save = ("const done = arguments[arguments.length - 1];"  # as autosave would (the fixture switches it off)
+            "w.context.save().then(() => done(true), e => done(String(e)));")
     started = time.time()
     try:
+        # Opened, drawn from saved state, saved (JupyterLab marks it changed as it draws them): unchanged.
+        find = _open(browser, lab, path)
+        _wait("the saved sliders", lambda: browser.execute_script(
+            "return document.querySelectorAll('.widget-slider.jupyter-widgets-disconnected').length >= 3;"))
+        assert browser.execute_async_script(find + save) is True
+        assert copy.read_bytes() == original, "opening and saving the lesson changed it"
+
         find = _open_and_run(browser, lab, path)
         sources = browser.execute_script(find + "return w.content.widgets.map(c => c.model.sharedModel.getSource());")
         lab_cell = next(i for i, s in enumerate(sources) if "lam_slider = widgets." in s)
-        # Save as autosave would (the fixture switches autosave off; both go through context.save())
-        browser.execute_async_script(find + "const done = arguments[arguments.length - 1];"
-                                     "w.context.save().then(() => done(true), e => done(String(e)));")
+        assert browser.execute_async_script(find + save) is True
         _wait("the copy to be saved", lambda: browser.execute_script(find + "return !w.context.model.dirty;"))
 
         saved = json.loads(copy.read_text())

@@ -2,9 +2,10 @@
 drawn from saved state says that its cell must run before it moves the plot.
 
 Here: the settings file the install writes (and keeps writing for an existing ``.venv``), that a
-running course server serves it, the note widget, the lessons that use it, and what the note does
-where there is no kernel at all (the widgets' HTML renderer of exports, slides and the website, in
-headless Chromium). The JupyterLab half, a lesson run, saved, reopened with a fresh kernel and
+running course server serves it, the server's pre-save hook that keeps the state of widgets a saved
+notebook still shows (JupyterLab drops it: jupyter-widgets/ipywidgets#3888), the note widget, the
+lessons that use it, and what the note does where there is no kernel at all (the widgets' HTML
+renderer of exports, slides and the website, in headless Chromium). The JupyterLab half, a lesson run, saved, reopened with a fresh kernel and
 re-run, is ``tests/test_browser.py::test_lesson_05_keeps_working_sliders_after_a_save``.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import saved_widgets
-from course_utils.saved_widgets import NOTE_CLASS, NOTE_TEXT, PLUGIN
+from course_utils.saved_widgets import NOTE_CLASS, NOTE_TEXT, PLUGIN, STATE_MIME, VIEW_MIME
 from tests.conftest import ROOT
 
 VENV = ROOT / os.environ.get("COURSE_VENV", ".venv")  # the environment scripts/course.sh starts JupyterLab from
@@ -59,6 +60,8 @@ def test_the_course_environment_saves_widget_state():
     path = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert path.exists(), f"{path} is missing: run `make install` (scripts/_install.sh writes it)"
     assert json.loads(path.read_text())[PLUGIN]["saveState"] is True
+    server = VENV / "etc" / "jupyter" / "jupyter_server_config.d" / "course_utils.saved_widgets.json"
+    assert json.loads(server.read_text()) == {"ServerApp": {"jpserver_extensions": {"course_utils.saved_widgets": True}}}
 
 
 def _ensure_installed(env: dict) -> subprocess.CompletedProcess:
@@ -129,10 +132,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_course_server_serves_save_state_true(tmp_path):
+def test_the_course_server_saves_widget_state_and_keeps_what_outputs_show(tmp_path):
     """JupyterLab started as learners start it (scripts/course.sh) reads the file: its settings API
     answers saveState true for the widget manager, as the default of the schema (the overrides),
-    with no user setting of its own (a throw-away user settings folder)."""
+    with no user setting of its own (a throw-away user settings folder). And its server runs the
+    pre-save hook: a save through the contents API that lacks the state of a widget the outputs
+    show (what JupyterLab sends for a slider whose cell did not run) writes it back."""
+    folder = ROOT / "build" / f"test-saved-widgets-{os.getpid()}"  # under the server's root, git-ignored
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = _notebook_with_a_slider()
+    (folder / "lesson.ipynb").write_text(json.dumps(nb))
     port = _free_port()
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
@@ -154,12 +163,102 @@ def test_the_course_server_serves_save_state_true(tmp_path):
         assert answer is not None, "JupyterLab did not answer"
         assert answer["schema"]["properties"]["saveState"]["default"] is True, answer
         assert "saveState" not in answer["settings"], answer
+
+        sent = json.loads(json.dumps(nb))
+        sent["metadata"]["widgets"][STATE_MIME]["state"] = {}  # no live model: what JupyterLab writes
+        rel = (folder / "lesson.ipynb").relative_to(ROOT).as_posix()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/{rel}?token=saved", method="PUT",
+                                         data=json.dumps({"type": "notebook", "format": "json", "content": sent}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            assert r.status == 200
+        written = json.loads((folder / "lesson.ipynb").read_text())
+        assert set(written["metadata"]["widgets"][STATE_MIME]["state"]) == {"box", "slider", "layout"}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _model(name: str, **state) -> dict:
+    module = "@jupyter-widgets/base" if name == "LayoutModel" else "@jupyter-widgets/controls"
+    return {"model_name": name, "model_module": module, "model_module_version": "2.0.0", "state": state}
+
+
+def _notebook_with_a_slider() -> dict:
+    """A saved notebook whose one output shows a box holding a slider (box -> slider -> layout),
+    plus the state of a widget no output shows any more."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("display(box)", execution_count=1, outputs=[nbformat.v4.new_output(
+        "display_data", data={VIEW_MIME: {"version_major": 2, "version_minor": 0, "model_id": "box"},
+                              "text/plain": "HBox(...)"})]))
+    nb.metadata["widgets"] = {STATE_MIME: {"version_major": 2, "version_minor": 0, "state": {
+        "box": _model("HBoxModel", children=["IPY_MODEL_slider"]),
+        "slider": _model("FloatSliderModel", value=0.9, layout="IPY_MODEL_layout"),
+        "layout": _model("LayoutModel"),
+        "gone": _model("ButtonModel")}}}
+    return json.loads(nbformat.writes(nb))
+
+
+def _save(cm, nb: dict, path: str = "lesson.ipynb") -> dict:
+    cm.save({"type": "notebook", "format": "json", "content": json.loads(json.dumps(nb))}, path)
+    return json.loads((Path(cm.root_dir) / path).read_text())
+
+
+@pytest.fixture
+def contents(tmp_path):
+    """The Jupyter server's file contents manager with the course's pre-save hook."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    cm = FileContentsManager(root_dir=str(tmp_path))
+    cm.register_pre_save_hook(saved_widgets.keep_widget_state)
+    return cm
+
+
+def test_a_save_without_live_widgets_keeps_the_state_the_outputs_show(contents):
+    nb = _notebook_with_a_slider()
+    _save(contents, nb)
+    sent = json.loads(json.dumps(nb))
+    sent["metadata"]["widgets"][STATE_MIME]["state"] = {}
+    written = _save(contents, sent)
+    state = written["metadata"]["widgets"][STATE_MIME]["state"]
+    assert state == {k: v for k, v in nb["metadata"]["widgets"][STATE_MIME]["state"].items() if k != "gone"}
+    sent["metadata"].pop("widgets")  # a save with no widget metadata at all
+    assert _save(contents, sent)["metadata"]["widgets"] == written["metadata"]["widgets"]
+
+
+def test_a_save_after_the_cell_ran_writes_the_live_state_only(contents):
+    nb = _notebook_with_a_slider()
+    _save(contents, nb)
+    rerun = json.loads(json.dumps(nb))
+    rerun["cells"][0]["outputs"][0]["data"][VIEW_MIME]["model_id"] = "box2"
+    rerun["metadata"]["widgets"][STATE_MIME]["state"] = {"box2": _model("HBoxModel", children=[])}
+    assert set(_save(contents, rerun)["metadata"]["widgets"][STATE_MIME]["state"]) == {"box2"}
+
+
+def test_a_live_box_keeps_a_saved_child_it_points_at(contents):
+    nb = _notebook_with_a_slider()
+    _save(contents, nb)
+    partly = json.loads(json.dumps(nb))
+    state = partly["metadata"]["widgets"][STATE_MIME]["state"]
+    del state["slider"], state["layout"], state["gone"]
+    assert set(_save(contents, partly)["metadata"]["widgets"][STATE_MIME]["state"]) == {"box", "slider", "layout"}
+
+
+def test_the_hook_leaves_new_files_and_other_documents_alone(contents, tmp_path):
+    nb = _notebook_with_a_slider()
+    nb["metadata"]["widgets"][STATE_MIME]["state"] = {}
+    assert _save(contents, nb, "new.ipynb")["metadata"]["widgets"][STATE_MIME]["state"] == {}
+    model = {"type": "file", "format": "text", "content": "plain"}
+    saved_widgets.keep_widget_state(model, "a.txt", contents)
+    assert model == {"type": "file", "format": "text", "content": "plain"}
 
 
 def test_the_note_is_a_widget_that_hides_itself_once_connected():
