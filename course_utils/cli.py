@@ -79,7 +79,7 @@ def _release_check_verdict(report) -> int:
 
 def _cmd_progress(args: argparse.Namespace) -> int:
     from course_utils.catalogue import items
-    from course_utils.grading.progress_file import report
+    from course_utils.progress_store import report
 
     print(repr(report(items())))
     return 0
@@ -106,6 +106,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# what the grading cell runs in the kernel (named here, above the catalogue; the protocol names nothing)
+OBSERVER = "course_utils.kernel_observer:observe_source"
+
+
 def _defined_exercises(code: str) -> list[str]:
     """The exercises a notebook's code defines (loads the catalogue, hence torch: only when needed)."""
     from course_utils.catalogue import defined_exercises
@@ -113,25 +117,25 @@ def _defined_exercises(code: str) -> list[str]:
     return defined_exercises(code)
 
 
-def _judge_observations(observed: dict, committed: dict | None = None) -> dict:
-    """Judge, here, what a workbook's kernel observed and the predictions its saved file holds
-    (loads the catalogue, hence torch)."""
-    from course_utils.catalogue import judge_observations
+def _judge_observations(observed: dict, committed: dict | None = None, help_used: dict | None = None) -> dict:
+    """Judge, here, what a workbook's kernel observed, the predictions its saved file holds and the
+    help it shows it used (loads the catalogue, hence torch)."""
+    from course_utils.notebook_verdicts import judge_observations
 
-    return judge_observations(observed, committed)
+    return judge_observations(observed, committed, help_used)
 
 
 def _record_progress(report) -> list[str]:
     """What ``check NOTEBOOK`` found goes into the learner's progress file, as ``check(...)`` does.
 
     An exercise is recorded with the fingerprint of its code, so that grading unchanged code again
-    adds no attempt (``grading/progress_file.py``), and only by the workbook of its own chapter: a
+    adds no attempt (``progress_store.py``), and only by the workbook of its own chapter: a
     function copied from an earlier workbook (``kl_categorical`` in workbook 07) is graded and
     shown, not counted twice. A prediction committed in the file (with the buttons) is recorded
     when the progress file has none yet (the first commitment counts). Returns the exercises left
     to their own workbook."""
     from course_utils.catalogue import predictions, registry
-    from course_utils.grading import progress_file
+    from course_utils import progress_store
 
     elsewhere = []
     for ex_id, res in report.results.items():
@@ -140,18 +144,18 @@ def _record_progress(report) -> list[str]:
             if report.chapter and not ex.chapter.startswith(report.chapter):
                 elsewhere.append(f"{ex_id} (workbook {ex.chapter[:2]})")
                 continue
-            progress_file.record(ex_id, res["status"], code=report.fingerprints.get(ex_id))
+            progress_store.record(ex_id, res["status"], code=report.fingerprints.get(ex_id))
         elif ex_id in predictions() and res.get("passed") and res.get("choice"):
-            progress_file.record_prediction(ex_id, res["choice"], res["choice"] == predictions()[ex_id].answer)
+            progress_store.record_prediction(ex_id, res["choice"], res["choice"] == predictions()[ex_id].answer)
     return elsewhere
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from course_utils.grading.runner import grade_notebook
+    from course_utils.grading.check_notebook import grade_notebook
 
     worst = 0
     for path in args.notebooks:
-        report = grade_notebook(Path(path), _judge_observations, cell_timeout=args.cell_timeout,
+        report = grade_notebook(Path(path), _judge_observations, OBSERVER, cell_timeout=args.cell_timeout,
                                 defined_exercises=_defined_exercises)
         print(report.summary())
         elsewhere = _record_progress(report)

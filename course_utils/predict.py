@@ -30,7 +30,7 @@ the buttons write it into the file three ways, so that a learner who clicked, th
 
 The button's message says what to do where none of this is kept (a hosted notebook): run the
 cell again, or write the letter in it. The grader reads the records from the file as plain data
-and decides for itself (:func:`course_utils.catalogue.judge_observations`).
+and decides for itself (:func:`course_utils.notebook_verdicts.judge_observations`).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from typing import Any, Optional
 
 from course_utils.catalogue import predictions
 from course_utils.grading import mathtext
-from course_utils.grading import progress_file as _progress
+from course_utils import progress_store as _progress
 from course_utils.grading.protocol import PREDICTION_MIME
 from course_utils.grading.spec import Prediction
 from course_utils.workbook import _in_kernel

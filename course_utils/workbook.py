@@ -1,7 +1,7 @@
 """The learner's API, what workbook cells call: ``check``, ``hint``, ``solution``, ``progress`` and ``ready``.
 
 ``check`` grades through :mod:`course_utils.catalogue`, shows the feedback of
-:mod:`course_utils.grading.result` and records progress (:mod:`course_utils.grading.progress_file`).
+:mod:`course_utils.grading.result` and records progress (:mod:`course_utils.progress_store`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any, Callable, Optional
 
 from course_utils.catalogue import grade, items, registry
 from course_utils.grading import mathtext
-from course_utils.grading import progress_file as _progress
+from course_utils.grading.protocol import HELP_MIME
+from course_utils import progress_store as _progress
 from course_utils.grading.result import Result, compose, hint_html
 
 
@@ -110,7 +111,7 @@ def check(fn: Callable[..., Any], exercise_id: Optional[str] = None) -> None:
 
 
 def _code_fingerprint(fn: Any) -> Optional[str]:
-    """The fingerprint of ``fn``'s source (:func:`course_utils.grading.progress_file.fingerprint`), so
+    """The fingerprint of ``fn``'s source (:func:`course_utils.progress_store.fingerprint`), so
     that checking the same code again adds no attempt; None when the source cannot be read."""
     import inspect
 
@@ -159,6 +160,10 @@ class _Hint:
 
     def _repr_html_(self) -> str:
         return hint_html(self.exercise_id, self.level, self.total, self.text)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
+        # a record beside the text, saved with the notebook: the grader reads the help used from it
+        return {HELP_MIME: {"id": self.exercise_id, "hint": self.level}}
 
 
 def hint(exercise_id: str | Callable[..., Any], level: Optional[int] = None) -> None:
@@ -230,6 +235,9 @@ class _Answer:
 
     def __repr__(self) -> str:
         return f"The course's answer to {self.exercise_id} (recorded as seen):\n\n{self.source}"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
+        return {HELP_MIME: {"id": self.exercise_id, "answer": True}}  # read by the grader (help used)
 
     def _repr_html_(self) -> str:
         import html

@@ -10,7 +10,7 @@ import torch
 import course_utils
 from course_utils.workbook import CheckFailed
 from course_utils.grading.guard import call_guarded, trimmed_traceback
-from course_utils.grading.progress_file import progress_path
+from course_utils.progress_store import progress_path
 
 
 def categorical_log_prob(logits, actions):

@@ -7,6 +7,7 @@ few rows, and resumed: together that covers containment, the gradebook and resum
 from __future__ import annotations
 
 import csv
+import json
 import hashlib
 import os
 import re
@@ -24,7 +25,7 @@ import pytest
 
 from course_utils.classroom import sandbox
 from course_utils.classroom.batch import Row, safe_name
-from course_utils.grading import protocol, runner
+from course_utils.grading import protocol
 from tests.conftest import ROOT
 
 SLEEP_MARK = "613.25"  # `sleep 613.25`: a process the spawner leaves behind, found by this argument
@@ -111,26 +112,54 @@ def _listener() -> tuple[socket.socket, list[bytes]]:
     return server, received
 
 
-def test_one_grading_protocol_for_check_and_the_sandbox():
-    """``check NOTEBOOK`` and the sandboxed child prepare and read a notebook with the same module."""
-    import inspect
-
+def test_one_grading_protocol_for_check_and_the_sandbox(tmp_path, monkeypatch):
+    """``check NOTEBOOK`` and the sandboxed child run a notebook the same way: the same cells (the
+    skipped one dropped), the same grading cell naming the same observer, the same reading of what
+    it printed. A kernel that records what it was asked to run stands in for the real one: a copy
+    of the protocol in either path would not reach it, and this test fails."""
     import nbformat
 
-    assert sandbox.protocol is protocol and runner.protocol is protocol
-    for source in (inspect.getsource(sandbox.child_main), inspect.getsource(runner.grade_notebook)):
-        assert "protocol.prepare(nb)" in source and "protocol.read_results(nb)" in source
+    from course_utils import cli, kernel_observer
+    from course_utils.grading import check_notebook
+
+    assert sandbox.OBSERVER == cli.OBSERVER == kernel_observer.OBSERVER
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("def gae(): pass"),
         nbformat.v4.new_code_cell("slow()", metadata={"tags": [protocol.SKIP_TAG]}),
     ])
-    code = protocol.prepare(nb)
-    assert "slow()" in code and [c.source for c in nb.cells[:-1]] == ["def gae(): pass"]
-    assert "observe_source" in nb.cells[-1].source and "grade" not in nb.cells[-1].source  # the kernel only observes
-    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                   text="noise\n" + protocol.MARK + '{"exercises": {"gae": '),
-                            nbformat.v4.new_output("stream", name="stdout", text='{"missing": true}}}\n')]
-    assert protocol.read_results(nb) == {"exercises": {"gae": {"missing": True}}}
+    path = tmp_path / "05_gae.ipynb"
+    nbformat.write(nb, str(path))
+    ran = []
+
+    def fake_execute(nb, workdir, cell_timeout, interrupt_on_timeout=False, kernel_name="python3"):
+        ran.append([c.source for c in nb.cells])
+        nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                       text="noise\n" + protocol.MARK + '{"exercises": {"gae": '),
+                                nbformat.v4.new_output("stream", name="stdout", text='{"missing": true}}}\n')]
+        return "", ""
+
+    monkeypatch.setattr(protocol, "execute", fake_execute)
+    sandbox.child_main(path, tmp_path / "child.json", cell_timeout=10)
+    seen = []
+    report = check_notebook.grade_notebook(path, lambda observed, *rest: seen.append(observed) or {"gae": {
+        "passed": False, "status": "missing", "message": ""}}, cli.OBSERVER)
+    assert len(ran) == 2 and ran[0] == ran[1]  # both ran exactly the same cells
+    assert ran[0][:-1] == ["def gae(): pass"]  # the skipped cell dropped
+    assert ran[0][-1] == protocol.grading_cell("def gae(): pass\nslow()", cli.OBSERVER)
+    assert "observe_source" in ran[0][-1] and "judge" not in ran[0][-1]  # the kernel only observes
+    child = json.loads((tmp_path / "child.json").read_text())["observed"]
+    assert child == seen[0] == {"exercises": {"gae": {"missing": True}}} and report.results["gae"]["status"] == "missing"
+
+
+def test_the_grading_cell_names_only_what_its_caller_hands_it():
+    """The protocol (floor: grading) names no module above it: the observer is an argument."""
+    text = Path(protocol.__file__).read_text()
+    assert "course_utils." not in text.replace("course_utils.grading", "").replace(":mod:`course_utils", "") \
+        .replace(":func:`course_utils", ""), "protocol.py names a course module outside grading"
+    assert protocol.grading_cell("x = 1", "some.module:observe").startswith(
+        "import json as _json\nfrom some.module import observe as _observe\n")
+    with pytest.raises(ValueError):
+        protocol.grading_cell("x = 1", "os; import shutil:rmtree")
 
 
 def test_protocol_constants_are_defined_once():

@@ -87,7 +87,7 @@ def test_each_mistake_is_rejected_with_its_diagnosis(ex_id, mistake):
     res = course_utils.grade(ex_id, mistake.fn)
     assert not res.passed
     if mistake.name == registry()[ex_id].bug:  # a debug exercise's own bug: found, but not named
-        from course_utils.grading.engine import DEBUG_NUDGE
+        from course_utils.grading.check_function import DEBUG_NUDGE
 
         assert res.diagnosis == DEBUG_NUDGE and mistake.message not in res.message, res.message
         return

@@ -21,9 +21,12 @@ import pytest
 import torch
 
 import course_utils
-from course_utils.catalogue import grade_source, items, predictions, registry
-from course_utils.grading import progress_file
-from course_utils.grading.engine import DEBUG_NUDGE
+from course_utils.catalogue import items, predictions, registry
+from course_utils.grading import protocol
+from course_utils.kernel_observer import observe_source
+from course_utils.notebook_verdicts import judge_observations
+from course_utils import progress_store
+from course_utils.grading.check_function import DEBUG_NUDGE
 from course_utils.release import strip_code
 from tests.conftest import ROOT
 
@@ -119,7 +122,7 @@ def test_predict_records_once_and_reveal_waits_for_it(capsys):
     reveal("kl_step_doubles")
     out = capsys.readouterr().out
     assert "You predicted (c)" in out and "(b) 4" in out
-    entry = progress_file.load()[0]["exercises"]["kl_step_doubles"]
+    entry = progress_store.load()[0]["exercises"]["kl_step_doubles"]
     assert entry["prediction"] == "c" and entry["correct"] is False and entry["status"] == "passed"
 
 
@@ -128,7 +131,7 @@ def test_grader_counts_committed_predictions_and_reports_missing_ones():
 
     source = 'predict("kl_step_doubles", "b")\npredict("same_reward_group")\n'
     predict("kl_step_doubles", "b")
-    results = grade_source({}, source)
+    results = judge_observations(observe_source({}, source))  # the kernel's half, then the grader's
     assert results["kl_step_doubles"]["passed"] and "right" in results["kl_step_doubles"]["message"]
     assert results["same_reward_group"]["status"] == "missing"
 
@@ -139,23 +142,42 @@ def test_solution_needs_confirmation_and_is_recorded(capsys):
     solution("gae")
     out = capsys.readouterr().out
     assert "confirm=True" in out and "def gae" not in out
-    assert "solution_seen" not in progress_file.load()[0]["exercises"].get("gae", {})
+    assert "solution_seen" not in progress_store.load()[0]["exercises"].get("gae", {})
     course_utils.hint(registry()["gae"].answer)  # hint() accepts the function as well as its name
     solution("gae", confirm=True)
     out = capsys.readouterr().out
     assert "def gae" in out and "recorded as seen" in out
-    report = progress_file.report(items())
+    report = progress_store.report(items())
     assert report.help_used["gae"] == "1 hint, answer shown"
     assert "(1 hint, answer shown)" in repr(report)
 
 
-def test_grader_reports_the_help_a_notebook_used():
-    from course_utils.workbook import hint
+def _notebook(code: str, outputs: list) -> dict:
+    return {"cells": [{"cell_type": "code", "source": code, "outputs": outputs}], "metadata": {}}
 
-    hint("gae")
-    hint("gae")
-    results = grade_source({"gae": registry()["gae"].answer}, "def gae(rewards):\n    pass\nhint('gae')\n")
-    assert results["gae"]["passed"] and results["gae"]["help"] == "2 hints"
+
+def test_grader_reads_the_help_a_notebook_used_from_the_notebook():
+    """The hints and answers a notebook shows (records saved beside them, calls in its code) are read
+    by the grader from the file; what the kernel says about help is ignored."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_utils.workbook import _Answer, _Hint
+
+    shown = InteractiveShell.instance().display_formatter.format(_Hint("gae", 2, 3, "the idea"))[0]
+    answer = InteractiveShell.instance().display_formatter.format(_Answer("td_residuals", "def td_residuals(): ..."))[0]
+    outputs = [{"output_type": "display_data", "data": shown, "metadata": {}},
+               {"output_type": "display_data", "data": answer, "metadata": {}}]
+    code = "def gae(rewards):\n    pass\n"
+    used = protocol.help_used_in(_notebook(code, outputs))
+    assert used == {"gae": "2 hints", "td_residuals": "answer shown"}
+    assert protocol.help_used_in(_notebook(code + "hint('gae')\nhint(gae)\nsolution('gae', confirm=True)\n", [])) == \
+        {"gae": "2 hints, answer shown"}  # calls the graded run makes again
+    assert protocol.help_used_in(_notebook("solution('gae')\n", [])) == {}  # asked, not confirmed: nothing seen
+    payload = observe_source({"gae": registry()["gae"].answer}, code)
+    forged = {**payload, "help": {"gae": ""}, "exercises": {**payload["exercises"]}}
+    results = judge_observations(forged, None, used)
+    assert results["gae"]["passed"] and results["gae"]["help"] == "2 hints"  # the kernel cannot hide it
+    assert "help" not in judge_observations({**payload, "help": {"gae": "5 hints"}})["gae"]  # nor invent it
 
 
 def test_feedback_names_the_cause_of_what_an_outside_test_found():

@@ -97,11 +97,11 @@ def clone(tmp_path, monkeypatch):
     shutil.copy2(root / WORKBOOK, root / "collected" / "alice")
     progress = tmp_path / "progress.json"
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(progress))
-    from course_utils.grading import progress_file
+    from course_utils import progress_store
     from course_utils.predict import predict
 
     predict(*PREDICTION)
-    progress_file.record("categorical_log_prob", "passed")
+    progress_store.record("categorical_log_prob", "passed")
     return root, progress
 
 

@@ -65,7 +65,7 @@ def test_learner_workbook_runs_and_every_check_says_not_implemented(path, tmp_pa
     checks = [c for c in nb.cells if c.cell_type == "code" and c.source.strip().startswith("check(")]
     assert checks
     from course_utils.catalogue import registry
-    from course_utils.grading.engine import DEBUG_NUDGE
+    from course_utils.grading.check_function import DEBUG_NUDGE
 
     for cell in checks:
         text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)

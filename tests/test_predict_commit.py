@@ -33,8 +33,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.catalogue import judge_observations, judge_predictions, predictions, registry
-from course_utils.grading import mathtext, progress_file, protocol
+from course_utils.catalogue import predictions, registry
+from course_utils.notebook_verdicts import judge_observations
+from course_utils.prediction_credit import judge_predictions
+from course_utils import progress_store
+from course_utils.grading import mathtext, protocol
 from tests.conftest import ROOT
 
 WORKBOOK = "exercises/01_log_derivative_trick.ipynb"
@@ -305,13 +308,13 @@ def test_attempts_count_changed_code_not_gradings(tmp_path, capsys):
 
     source_a = "def categorical_log_prob(logits, actions):\n    '''mine'''\n    return logits[:, 0]  # first try\n"
     path = tmp_path / "p.json"
-    code_a = progress_file.fingerprint(source_a)
-    assert code_a == progress_file.fingerprint(source_a.replace("'''mine'''", "'''copied here'''").replace("  # first try", ""))
-    progress_file.record("categorical_log_prob", "failed", path, code=code_a)
-    progress_file.record("categorical_log_prob", "failed", path, code=code_a)
-    code_b = progress_file.fingerprint(source_a.replace("[:, 0]", "[:, 1]"))
-    progress_file.record("categorical_log_prob", "failed", path, code=code_b)
-    progress_file.record("categorical_log_prob", "failed", path)  # code unknown: counted
+    code_a = progress_store.fingerprint(source_a)
+    assert code_a == progress_store.fingerprint(source_a.replace("'''mine'''", "'''copied here'''").replace("  # first try", ""))
+    progress_store.record("categorical_log_prob", "failed", path, code=code_a)
+    progress_store.record("categorical_log_prob", "failed", path, code=code_a)
+    code_b = progress_store.fingerprint(source_a.replace("[:, 0]", "[:, 1]"))
+    progress_store.record("categorical_log_prob", "failed", path, code=code_b)
+    progress_store.record("categorical_log_prob", "failed", path)  # code unknown: counted
     assert json.loads(path.read_text())["exercises"]["categorical_log_prob"]["attempts"] == 3
     # check(): the same function checked twice is one try
     from tests.test_check_api import categorical_log_prob
@@ -319,7 +322,7 @@ def test_attempts_count_changed_code_not_gradings(tmp_path, capsys):
     course_utils.check(categorical_log_prob)
     course_utils.check(categorical_log_prob)
     capsys.readouterr()
-    assert json.loads(progress_file.progress_path().read_text())["exercises"]["categorical_log_prob"]["attempts"] == 1
+    assert json.loads(progress_store.progress_path().read_text())["exercises"]["categorical_log_prob"]["attempts"] == 1
 
 
 def test_a_copied_exercise_is_graded_but_recorded_by_its_own_workbook(tmp_path):

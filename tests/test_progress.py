@@ -5,7 +5,7 @@ import json
 
 import course_utils
 from course_utils.catalogue import registry
-from course_utils.grading import progress_file as P
+from course_utils import progress_store as P
 
 
 def test_record_and_report(tmp_path):

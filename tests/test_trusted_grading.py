@@ -27,7 +27,9 @@ from course_utils import catalogue
 from course_utils.classroom import sandbox
 from course_utils.grading import transport
 from course_utils.grading.judge import judge_exercise
-from course_utils.grading.observe import inputs_digest, observe_exercise
+from course_utils.grading.calls import inputs_digest
+from course_utils.grading.observe import observe_exercise
+from course_utils.notebook_verdicts import judge_observations
 from tests.conftest import ROOT
 
 
@@ -78,16 +80,16 @@ def test_forged_payloads_earn_nothing():
                              "run_episode": {"cases": [{"kind": "ok", "value": {"tensor": {"dtype": "evil", "shape": []}}}]},
                              "no_such_exercise": {"cases": []}},
                "predictions": {"not_a_prediction": {"passed": True}}}
-    results = catalogue.judge_observations(payload)
+    results = judge_observations(payload)
     assert set(results) == {"undiscounted_return", "run_episode"}
     assert not any(r["passed"] for r in results.values()), results
     # an observation whose inputs are not those the grader builds is a grader error, not a pass
     ex = catalogue.registry()["undiscounted_return"]
     observed = observe_exercise(ex, ex.answer)
-    for obs in observed["cases"]:
+    for obs in observed.cases:
         obs.digest = "0" * 64
     assert "internal grader error" in judge_exercise(ex, observed).message
-    assert catalogue.judge_observations(["not", "a", "dict"]) == {}
+    assert judge_observations(["not", "a", "dict"]) == {}
 
 
 @pytest.mark.skipif(sandbox.sandbox_mode()[0] != "bwrap", reason="needs a working bubblewrap")
@@ -95,7 +97,7 @@ def test_the_sandbox_cannot_read_the_answer_key(tmp_path):
     """...and builds every case's inputs (and every extra check's) without it, the same as outside."""
     code = ("import json, os, course_utils.answers as a\n"
             "from course_utils.catalogue import registry\n"
-            "from course_utils.grading.observe import inputs_digest\n"
+            "from course_utils.grading.calls import inputs_digest\n"
             "ex = registry()['gae']\n"
             "digests = {e.id: [inputs_digest(c.make_args()) for c in e.cases()] for e in registry().values()}\n"
             "extras = [x.make_args() for e in registry().values() for x in e.extra_checks]\n"
@@ -127,21 +129,22 @@ def test_the_observing_half_never_imports_the_judging_half():
 
 PATCH_GRADER = """import json
 import course_utils.catalogue as cat
-import course_utils.grading.engine as engine
+import course_utils.grading.check_function as check_function
 import course_utils.grading.judge as judge
 import course_utils.grading.observe as observe
+import course_utils.kernel_observer as kernel_observer
+import course_utils.notebook_verdicts as verdicts
 from course_utils.grading.result import Result, compose
 
 def _pass(ex, *args, **kwargs):
     return compose(Result(exercise_id=ex.id, passed=True, status="passed"))
 
-engine.grade_exercise = judge.judge_exercise = _pass
+check_function.grade_exercise = judge.judge_exercise = verdicts.judge_exercise = _pass
 cat.grade = lambda ex_id, fn: _pass(cat.registry()[ex_id])
 fake = {ex_id: {"passed": True, "status": "passed", "message": "PASSED " + ex_id} for ex_id in cat.registry()}
-cat.grade_namespace = lambda namespace, expected: {e: fake[e] for e in expected}
-cat.grade_source = cat.judge_observations = lambda *args: fake
-cat.observe_source = lambda namespace, source: {"results": fake, **fake}
-observe.observe_exercise = lambda ex, fn: {"cases": [], "extras": [], "error": ""}
+verdicts.judge_observations = lambda *args: fake
+kernel_observer.observe_source = lambda namespace, source: {"results": fake, **fake}
+observe.observe_exercise = lambda ex, fn: observe.Observed()
 print("@@COURSE_RESULTS@@" + json.dumps(fake))
 """
 

@@ -5,7 +5,7 @@
 path relative to it, without ``.ipynb``), copies each into a scratch folder (the submissions
 themselves are never modified), runs it in :mod:`course_utils.classroom.sandbox` (where the
 learner's kernel only calls its functions on the checks' cases), judges what came back in this
-process (which never runs learner code: :func:`course_utils.catalogue.judge_observations`) and writes:
+process (which never runs learner code: :func:`course_utils.notebook_verdicts.judge_observations`) and writes:
 
 * ``gradebook.csv``: one row per submission (identifier, one column per exercise, total,
   max, status, runtime in seconds, detail), written with the ``csv`` module so names such as
@@ -33,6 +33,7 @@ from typing import Any, Iterable, Optional
 
 from course_utils.classroom.sandbox import ChildOutcome, Limits, kill_group, run_sandboxed, sandbox_mode
 from course_utils.grading import protocol
+from course_utils.grading.result import missing, not_run
 
 FIXED_COLUMNS_BEFORE = ["identifier"]
 FIXED_COLUMNS_AFTER = ["total", "max", "status", "runtime_s", "detail"]
@@ -90,8 +91,7 @@ def exercises_in(paths: Iterable[Path]) -> list[str]:
     sources = []
     for path in paths:
         try:
-            nb = nbformat.read(str(path), as_version=4)
-            sources.append("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+            sources.append(protocol.code_of(nbformat.read(str(path), as_version=4)))
         except Exception:  # noqa: BLE001  (the child reports it in the row)
             continue
     code = "\n".join(sources)
@@ -108,8 +108,7 @@ SUSPICIOUS = re.compile(r"course_utils\s*\.\s*(grading|answers|catalogue|checks|
 def _code(path: Path) -> str:
     import nbformat
 
-    nb = nbformat.read(str(path), as_version=4)
-    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return protocol.code_of(nbformat.read(str(path), as_version=4))
 
 
 def assignment_for(path: Path, assignment: Optional[Path] = None) -> Optional[Path]:
@@ -154,16 +153,18 @@ def flags_for(path: Path) -> str:
             if found else "")
 
 
-def judge_outcome(outcome: ChildOutcome, committed: Optional[dict[str, Any]] = None) -> dict[str, dict[str, Any]]:
+def judge_outcome(outcome: ChildOutcome, committed: Optional[dict[str, Any]] = None,
+                  help_used: Optional[dict[str, str]] = None) -> dict[str, dict[str, Any]]:
     """Judge, in this process (which never runs learner code), what the sandboxed kernel observed
     and the predictions the submitted file holds (``committed``, from
     :func:`course_utils.grading.protocol.committed_predictions_in`: what the buttons saved):
-    {exercise id: {passed, status, message[, help]}}. Call it from the main thread (the time limit
-    on replaying a catalogued mistake uses SIGALRM)."""
-    from course_utils.catalogue import judge_observations
+    {exercise id: {passed, status, message[, help]}}; ``help_used``: what the submitted file shows
+    (:func:`course_utils.grading.protocol.help_used_in_file`). Call it from the main thread (the time
+    limit on replaying a catalogued mistake uses SIGALRM)."""
+    from course_utils.notebook_verdicts import judge_observations
 
     data = outcome.data if isinstance(outcome.data, dict) else {}
-    return judge_observations(data.get("observed") or {}, committed)
+    return judge_observations(data.get("observed") or {}, committed, help_used)
 
 
 def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, expected: list[str],
@@ -197,9 +198,9 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
     ran = bool(data) and not kind and not outcome.timed_out
     for ex_id in expected:  # the assignment's items that the submission does not answer, or that did not run
         if ex_id not in row.results:
-            row.results[ex_id] = "missing" if ran else "not_run"
-            row.messages[ex_id] = (f"MISSING {ex_id}: the submission does not define it (it is part of the assignment)."
-                                   if ran else f"NOT RUN {ex_id}: {row.detail or row.status}")
+            verdict = (missing(ex_id, "the submission does not define it (it is part of the assignment)") if ran
+                       else not_run(ex_id, row.detail or row.status))
+            row.results[ex_id], row.messages[ex_id] = str(verdict["status"]), str(verdict["message"])
     row.expected = list(expected)
     return row
 
@@ -224,7 +225,8 @@ def finish(ran: Ran, limits: Limits) -> Row:
     try:
         # the predictions committed with the buttons live in the submitted file's outputs: read as
         # data here, from the original (the sandbox ran a copy, and running replaced its outputs)
-        results = judge_outcome(ran.outcome, protocol.committed_predictions_in(ran.sub.path))
+        results = judge_outcome(ran.outcome, protocol.committed_predictions_in(ran.sub.path),
+                                protocol.help_used_in_file(ran.sub.path))
         row = row_from_outcome(ran.sub.identifier, ran.outcome, limits, ran.expected, results)
     except Exception as exc:  # noqa: BLE001  (one broken submission never stops the class)
         return Row(ran.sub.identifier, status="grader_error", detail=f"{type(exc).__name__}: {exc}")
@@ -254,14 +256,6 @@ def run_submission(sub: Submission, limits: Limits, slot: int,
         if running is not None:
             running.pop(slot, None)
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def grade_submission(sub: Submission, limits: Limits, slot: int,
-                     running: Optional[dict[int, subprocess.Popen]] = None,
-                     assignment: Optional[Path] = None) -> Row:
-    """Run one submission in the sandbox and judge it here (:func:`run_submission`, :func:`finish`)."""
-    ran = run_submission(sub, limits, slot, running, assignment)
-    return finish(ran, limits) if isinstance(ran, Ran) else ran
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ Layers of containment, outermost first:
 Inside bwrap the answer key is not readable: ``course_utils/answers`` is replaced, module by
 module, by :mod:`course_utils.classroom.sealed_answers` (every answer raises), and the solved
 workbooks, the tests, the git history and ``build/`` are hidden. The kernel only *observes*
-(:func:`course_utils.catalogue.observe_source`): it calls the learner's functions on the cases and
+(:func:`course_utils.kernel_observer.observe_source`): it calls the learner's functions on the cases and
 sends back plain data; the batch grader judges that data in its own process, which never runs
 learner code. Patching the grader inside the kernel can therefore change only the learner's own
 outputs. Without a usable bwrap only the resource limits remain (and the answer key is readable):
@@ -47,6 +47,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from course_utils.grading import protocol  # torch-free: the package imports lazily
+
+# what the grading cell runs in the sandboxed kernel: the kernel's side of grading (a name, not an
+# import: the sandbox's parent and child start without torch)
+OBSERVER = "course_utils.kernel_observer:observe_source"
 
 UID_BASE = 61000  # as root, worker slot k runs as uid/gid UID_BASE + k
 CHECKOUT = Path(__file__).resolve().parents[2]  # the course checkout this module belongs to
@@ -286,7 +290,7 @@ def child_main(notebook: Path, result_path: Path, cell_timeout: int) -> int:
         out.update(kind="malformed", error=f"not a readable notebook ({type(exc).__name__}: {str(exc)[:300]})")
         result_path.write_text(json.dumps(out))
         return 0
-    protocol.prepare(nb)
+    protocol.prepare(nb, OBSERVER)
     # interrupt_on_timeout: a cell that loops is interrupted and the next cells still run, so the
     # functions defined elsewhere in the notebook are still graded.
     out["kind"], out["error"] = protocol.execute(nb, notebook.parent, cell_timeout, interrupt_on_timeout=True)

@@ -69,7 +69,7 @@ def timeouts_available() -> bool:
 
 
 @contextlib.contextmanager
-def _deadline(seconds: float):
+def deadline(seconds: float):
     if not timeouts_available() or seconds <= 0:
         yield False
         return
@@ -115,7 +115,7 @@ def call_guarded(fn: Callable[..., Any], kwargs: dict[str, Any], timeout_s: floa
     out = _CappedWriter(OUTPUT_CAP)
     outcome = Outcome()
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), _deadline(timeout_s) as enforced:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), deadline(timeout_s) as enforced:
             outcome.timeout_enforced = enforced
             outcome.value = fn(*kwargs.values())
     except GradingTimeout:

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from course_utils.grading import comparison
-from course_utils.grading.guard import GradingTimeout, Outcome, _deadline, describe_printed
-from course_utils.grading.observe import Observation, gradients, inputs_digest, prepare_args, preserved_rng
+from course_utils.grading.calls import gradients, inputs_digest, prepare_args, preserved_rng
+from course_utils.grading.guard import GradingTimeout, Outcome, deadline, describe_printed
+from course_utils.grading.observe import Observation, Observed
 from course_utils.grading.result import Result, compose
 from course_utils.grading.spec import Case, Exercise, ExtraCheck
 
@@ -62,7 +63,7 @@ def _diagnose(ex: Exercise, case: Case, got, got_grads, by_value_only: bool = Fa
     """The message of the first catalogued mistake that reproduces the learner's answer."""
     for mistake in ex.mistakes:
         try:
-            with contextlib.redirect_stdout(None), preserved_rng(), _deadline(MISTAKE_TIMEOUT_S):
+            with contextlib.redirect_stdout(None), preserved_rng(), deadline(MISTAKE_TIMEOUT_S):
                 m_val, m_grads = evaluate(ex, mistake.fn, case, case.make_args())
         except (Exception, GradingTimeout):  # noqa: BLE001  (a mistake may crash or loop on some inputs)
             continue
@@ -237,35 +238,47 @@ def internal_error(ex: Exercise, why: str) -> Result:
                           headline=f"internal grader error {why}. Please report this to the course maintainers."))
 
 
-def judge_exercise(ex: Exercise, observed: dict[str, Any]) -> Result:
-    """Judge an exercise observed elsewhere (:func:`~course_utils.grading.observe.observe_exercise`,
-    decoded by :mod:`~course_utils.grading.transport`), case by case, in order: the same Result
-    ``check(...)`` gives for the same outputs. Missing or inconsistent observations fail."""
+def judge_exercise(ex: Exercise, observed: Observed) -> Result:
+    """Judge what ``ex``'s function did, case by case, in order: THE per-case loop of grading.
+
+    ``observed`` comes from :func:`~course_utils.grading.observe.observations` (in a workbook:
+    lazy, each case called when this loop reaches it, so a check stops at the first wrong case)
+    or from a sandbox (:func:`~course_utils.grading.observe.observe_exercise`, decoded by
+    :mod:`~course_utils.grading.transport`). Each case's inputs are rebuilt here and must have the
+    digest of those the function was called on; a missing or inconsistent observation is a
+    grader error, never a pass. Never raises because of what the learner's function did."""
+    if observed.error.startswith("not callable: "):
+        kind = observed.error.split(": ", 1)[1]
+        return compose(Result(exercise_id=ex.id, passed=False, status="failed", title=ex.title,
+                              headline=f"check() needs the function itself, e.g. check({ex.id}), not its "
+                              f"result (got a {kind})."))
     notes: list[str] = []
     with preserved_rng():
         try:
             cases = list(ex.cases())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001  (a grader bug must not look like the learner's)
             return internal_error(ex, f"while building cases: {exc!r}")
-        observations = list(observed.get("cases", []))
+        observations = iter(observed.cases)
         for i, case in enumerate(cases, start=1):
-            if i > len(observations):
-                return internal_error(ex, f"on case {i}: the function was not run on it "
-                                     f"({observed.get('error') or 'no observation came back'})")
-            obs = observations[i - 1]
+            obs = next(observations, None)
+            if obs is None:
+                return internal_error(ex, f"on case {i}: the function was not run on it ({observed.why_missing()})")
             try:
                 kwargs = case.make_args()
                 if obs.digest != inputs_digest(kwargs):
                     return internal_error(ex, f"on case {i}: the sandbox called the function on other inputs than "
                                          "the grader built")
                 res = judge_case(ex, case, i, len(cases), obs, notes, comparison.clone_inputs(kwargs))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001  (never let the check itself crash the notebook)
                 res = fail(ex, case, {}, "the grader could not compare your result with the reference.",
                            i, len(cases), details=f"{type(exc).__name__}: {exc}")
             if res is not None:
                 res.notes = notes
                 return compose(res)
-        extras = list(observed.get("extras", []))
-        return conclude(ex, len(cases), notes,
-                        [lambda k=k, extra=extra: judge_extra(extra, extras[k]) if k < len(extras)
-                         else "the extra check did not run." for k, extra in enumerate(ex.extra_checks)])
+        extras = iter(observed.extras)
+
+        def problem_of(extra: ExtraCheck) -> Optional[str]:
+            obs = next(extras, None)
+            return "the extra check did not run." if obs is None else judge_extra(extra, obs)
+
+        return conclude(ex, len(cases), notes, [lambda extra=extra: problem_of(extra) for extra in ex.extra_checks])

@@ -10,94 +10,21 @@ runs learner code, on inputs it rebuilds itself from the same case builders.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
-import numpy as np
 import torch
 
 from course_utils.grading import comparison
+from course_utils.grading.calls import gradients, inputs_digest, prepare_args, preserved_rng
 from course_utils.grading.guard import call_guarded
 from course_utils.grading.spec import Case, Exercise, ExtraCheck
 
 TOTAL_BUDGET_S = 20.0  # a whole check stops after this much learner time
 
-__all__ = ["TOTAL_BUDGET_S", "Observation", "preserved_rng", "prepare_args", "cotangent", "gradients",
-           "inputs_digest", "observe_case", "observe_extra", "observe_exercise"]
-
-
-@contextlib.contextmanager
-def preserved_rng():
-    """Restore Python, NumPy and torch RNG states (and torch's thread count) afterwards."""
-    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    threads = torch.get_num_threads()
-    grad_enabled = torch.is_grad_enabled()
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.set_rng_state(torch_state)
-        torch.set_num_threads(threads)
-        torch.set_grad_enabled(grad_enabled)
-
-
-def prepare_args(ex: Exercise, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Arguments for one call: inputs named in grad_wrt become fresh leaves that require grad."""
-    out = dict(kwargs)
-    for name in ex.grad_wrt:
-        t = out.get(name)
-        if isinstance(t, torch.Tensor):
-            out[name] = t.detach().clone().requires_grad_(True)
-    return out
-
-
-def cotangent(shape: torch.Size) -> torch.Tensor:
-    """A fixed random direction of ``shape`` (entries in [0.5, 1.5)) for vector-Jacobian products,
-    the same in every process; 1.0 for a scalar."""
-    if len(shape) == 0:
-        return torch.tensor(1.0)
-    gen = torch.Generator().manual_seed(1234)
-    return torch.rand(shape, generator=gen, dtype=torch.float32) + 0.5
-
-
-def gradients(ex: Exercise, out: torch.Tensor,
-              call_kwargs: dict[str, Any]) -> tuple[Optional[dict[str, torch.Tensor]], str]:
-    """Gradients of <out, cotangent> w.r.t. the grad_wrt inputs (each shaped like its input), or
-    (None, why not): ``"detached"`` or ``"error: ..."``."""
-    leaves = [call_kwargs[n] for n in ex.grad_wrt if isinstance(call_kwargs.get(n), torch.Tensor)]
-    names = [n for n in ex.grad_wrt if isinstance(call_kwargs.get(n), torch.Tensor)]
-    if not out.requires_grad:
-        return None, "detached"
-    try:
-        with torch.enable_grad():
-            gs = torch.autograd.grad(out, leaves, grad_outputs=cotangent(out.shape).to(out.dtype), allow_unused=True)
-    except Exception as exc:  # noqa: BLE001
-        return None, f"error: {type(exc).__name__}: {exc}"
-    return {n: (torch.zeros_like(l) if g is None else g.detach()) for n, g, l in zip(names, gs, leaves)}, ""
-
-
-def inputs_digest(kwargs: dict[str, Any]) -> str:
-    """A SHA-256 of a case's data inputs (tensors, arrays, numbers, strings; other objects by
-    type only): the trusted side checks that the sandbox called the function on its inputs."""
-    h = hashlib.sha256()
-    for name, v in kwargs.items():
-        h.update(name.encode())
-        if isinstance(v, torch.Tensor):
-            t = torch.empty(v.numel(), dtype=v.dtype)
-            t.copy_(v.detach().reshape(-1))
-            h.update(f"{t.dtype}{tuple(v.shape)}".encode() + t.view(torch.uint8).numpy().tobytes())
-        elif isinstance(v, np.ndarray) and v.dtype != object:
-            h.update(f"{v.dtype}{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
-        elif isinstance(v, (bool, int, float, str, np.floating, np.integer)):
-            h.update(repr(v).encode())
-        else:
-            h.update(type(v).__name__.encode())
-    return h.hexdigest()
+__all__ = ["TOTAL_BUDGET_S", "Observation", "Observed", "observe_case", "observe_extra", "observations",
+           "observe_exercise"]
 
 
 @dataclass
@@ -168,38 +95,71 @@ def observe_extra(extra: ExtraCheck, fn: Callable[..., Any]) -> Observation:
                        value=outcome.value if outcome.kind == "ok" else None)
 
 
-def observe_exercise(ex: Exercise, fn: Callable[..., Any]) -> dict[str, Any]:
-    """Observe ``fn`` on every case of ``ex`` in order, then on its extra checks (the batch
-    grader's sandbox side): ``{"cases": [Observation], "extras": [Observation], "error": str}``.
+@dataclass
+class Observed:
+    """What a learner's function did on an exercise: its case observations in order, then its extra
+    checks', and an error when the cases could not even be built. ``cases`` and ``extras`` may be lazy
+    (:func:`observations` in a workbook: a case is called only when the judge asks for it, so a
+    check stops at the first wrong case) or lists (decoded from a sandbox: :mod:`~course_utils.grading.transport`)."""
 
-    Stops after the first call that raised, timed out or changed its inputs (the judge stops
-    there too); the extra checks run only when every case ran normally. Never raises because of
-    what ``fn`` does. The RNG states are restored afterwards.
-    """
-    out: dict[str, Any] = {"cases": [], "extras": [], "error": ""}
-    if not callable(fn):
-        out["error"] = f"not callable: {type(fn).__name__}"
-        return out
+    cases: Any = field(default_factory=list)   # Iterable[Observation]
+    extras: Any = field(default_factory=list)  # Iterable[Observation]
+    error: str = ""
+    problems: list[str] = field(default_factory=list)  # why a case could not be run (filled as the cases run)
+
+    def why_missing(self) -> str:
+        """Why an expected observation is missing, in words."""
+        return self.error or "; ".join(self.problems) or "no observation came back"
+
+
+def _case_observations(ex: Exercise, fn: Callable[..., Any], problems: list[str]) -> Iterator[Observation]:
+    try:
+        cases = list(ex.cases())
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"cases: {exc!r}")
+        return
     start = time.monotonic()
-    with preserved_rng():
+    for case in cases:
+        budget = TOTAL_BUDGET_S - (time.monotonic() - start)
         try:
-            cases = list(ex.cases())
+            obs, _ = observe_case(ex, fn, case, max(budget, 0.5))
+        except Exception as exc:  # noqa: BLE001  (the judge reports a grader error for a missing case)
+            problems.append(f"{type(exc).__name__}: {exc}")
+            return
+        yield obs
+        if obs.kind != "ok" or obs.mutated:
+            return
+
+
+def _extra_observations(ex: Exercise, fn: Callable[..., Any]) -> Iterator[Observation]:
+    for extra in ex.extra_checks:
+        try:
+            yield observe_extra(extra, fn)
         except Exception as exc:  # noqa: BLE001
-            out["error"] = f"cases: {exc!r}"
-            return out
-        for case in cases:
-            budget = TOTAL_BUDGET_S - (time.monotonic() - start)
-            try:
-                obs, _ = observe_case(ex, fn, case, max(budget, 0.5))
-            except Exception as exc:  # noqa: BLE001  (the judge reports a grader error for a missing case)
-                out["error"] = f"{type(exc).__name__}: {exc}"
-                return out
-            out["cases"].append(obs)
-            if obs.kind != "ok" or obs.mutated:
-                return out
-        for extra in ex.extra_checks:
-            try:
-                out["extras"].append(observe_extra(extra, fn))
-            except Exception as exc:  # noqa: BLE001
-                out["extras"].append(Observation(problem=f"your function raised {type(exc).__name__}: {exc}"))
-    return out
+            yield Observation(problem=f"your function raised {type(exc).__name__}: {exc}")
+
+
+def observations(ex: Exercise, fn: Callable[..., Any]) -> Observed:
+    """Observe ``fn`` on ``ex`` lazily: every case in order (stopping after the first call that raised,
+    timed out or changed its inputs: the judge stops there too), then the extra checks, each call
+    made only when the consumer asks for the next observation. Never raises because of what ``fn``
+    does; the judge consumes it inside :func:`~course_utils.grading.calls.preserved_rng`."""
+    if not callable(fn):
+        return Observed(error=f"not callable: {type(fn).__name__}")
+    observed = Observed(extras=_extra_observations(ex, fn))
+    observed.cases = _case_observations(ex, fn, observed.problems)  # cases are built when first asked for
+    return observed
+
+
+def observe_exercise(ex: Exercise, fn: Callable[..., Any]) -> Observed:
+    """Observe ``fn`` on every case of ``ex`` and, when every case ran normally, on its extra checks,
+    all at once (the batch grader's sandbox side: the observations leave as plain data). The RNG
+    states are restored afterwards."""
+    with preserved_rng():
+        lazy = observations(ex, fn)
+        if lazy.error:
+            return lazy
+        cases = list(lazy.cases)
+        ran_normally = all(obs.kind == "ok" and not obs.mutated for obs in cases)
+        extras = list(lazy.extras) if ran_normally else []
+        return Observed(cases=cases, extras=extras, error="; ".join(lazy.problems))

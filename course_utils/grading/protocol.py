@@ -2,13 +2,13 @@
 
 1. **Skip**: code cells tagged ``skip-when-grading`` (long training demos) are removed.
 2. **Observe in the kernel**: one code cell is appended. It runs after the learner's cells, in
-   the same kernel, and calls :func:`course_utils.catalogue.observe_source` on the notebook's
+   the same kernel, and calls :func:`course_utils.kernel_observer.observe_source` on the notebook's
    globals and code: every exercise function the code defines is called on the cases of the
    checks the learner saw, and what it returned (values, gradients, errors) is recorded as
    plain data. Nothing is compared in the kernel.
 3. **Observations come back** as one line printed by that cell: :data:`MARK` followed by JSON,
    read by :func:`read_results`; the caller judges them in its own process
-   (:func:`course_utils.catalogue.judge_observations`: ``{exercise id: {"passed": bool,
+   (:func:`course_utils.notebook_verdicts.judge_observations`: ``{exercise id: {"passed": bool,
    "status": str, "message": str}}``), so code in the kernel cannot change a verdict, only the
    outputs it is judged on.
 
@@ -21,7 +21,7 @@ writes a small record (:data:`PREDICTION_MIME`, ``{"id", "choice", "committed_at
 predict cell's outputs (and into the Output widget's saved state), see :mod:`course_utils.predict`.
 Running the notebook again replaces those outputs, so the grader reads them from the file as it
 was handed in, before running it (:func:`committed_predictions`), as plain data; the caller
-decides what counts (:func:`course_utils.catalogue.judge_observations`).
+decides what counts (:func:`course_utils.notebook_verdicts.judge_observations`).
 """
 from __future__ import annotations
 
@@ -34,10 +34,12 @@ MARK = "@@COURSE_RESULTS@@"
 SKIP_TAG = "skip-when-grading"
 # The MIME type of a committed prediction's record in a notebook's outputs: {"id", "choice", "committed_at"}
 PREDICTION_MIME = "application/vnd.course.prediction+json"
+# The MIME type of a help record beside a shown hint or answer: {"id", "hint": level} or {"id", "answer": true}
+HELP_MIME = "application/vnd.course.help+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # a larger file is not searched for commitments
 
-__all__ = ["MARK", "SKIP_TAG", "PREDICTION_MIME", "WIDGET_STATE_MIME", "code_of", "grading_cell", "prepare", "execute", "read_results",
+__all__ = ["MARK", "SKIP_TAG", "PREDICTION_MIME", "HELP_MIME", "WIDGET_STATE_MIME", "code_of", "help_used_in", "grading_cell", "prepare", "execute", "read_results",
            "committed_predictions", "committed_predictions_in", "notebook_chapter"]
 
 
@@ -46,20 +48,28 @@ def code_of(nb: Any) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
-def grading_cell(code: str) -> str:
-    """The source of the cell that observes, inside the kernel, every exercise ``code`` defines."""
-    return ("import json as _json\nfrom course_utils.catalogue import observe_source as _observe\n"
+def grading_cell(code: str, observer: str) -> str:
+    """The source of the cell that observes, inside the kernel, every exercise ``code`` defines.
+
+    ``observer`` ("package.module:function") is handed in by the caller, which knows the course
+    above this module: the function takes the kernel's globals and the notebook's code and returns
+    plain JSON data. This module names no module of the course."""
+    module, _, function = observer.partition(":")
+    if not (re.fullmatch(r"[A-Za-z_][\w.]*", module) and re.fullmatch(r"[A-Za-z_]\w*", function)):
+        raise ValueError(f"observer must be 'module:function', got {observer!r}")
+    return (f"import json as _json\nfrom {module} import {function} as _observe\n"
             f"print({MARK!r} + _json.dumps(_observe(globals(), {code!r})))")
 
 
-def prepare(nb: Any) -> str:
-    """Drop the skipped cells and append the grading cell, in place; returns the notebook's code."""
+def prepare(nb: Any, observer: str) -> str:
+    """Drop the skipped cells and append the grading cell (:func:`grading_cell`), in place; returns
+    the notebook's code."""
     import nbformat
 
     code = code_of(nb)
     nb.cells = [c for c in nb.cells
                 if not (c.cell_type == "code" and SKIP_TAG in c.get("metadata", {}).get("tags", []))]
-    nb.cells.append(nbformat.v4.new_code_cell(grading_cell(code)))
+    nb.cells.append(nbformat.v4.new_code_cell(grading_cell(code, observer)))
     return code
 
 
@@ -191,3 +201,72 @@ def notebook_chapter(nb: Any, path: Optional[Path] = None) -> str:
         if match:
             return match.group(1)
     return ""
+
+
+_HELP_CALL = re.compile(r"""\b(hint|solution)\(\s*["']?([A-Za-z_]\w*)["']?\s*(,[^)\n]*)?\)""")
+
+
+def help_used_in(nb: Any) -> dict[str, str]:
+    """The help a notebook shows it used, {exercise id: "2 hints, answer shown"}, read by the grader
+    from the file itself, never from what its kernel reports: the hint and answer records saved in
+    its outputs (:data:`HELP_MIME`, beside every hint or answer shown, also in the Output widgets'
+    saved state), and the ``hint(...)`` and ``solution(..., confirm=True)`` calls its code makes
+    (those run again when it is graded). Plain data, read defensively; ids are not checked here."""
+    hints: dict[str, int] = {}
+    answers: set[str] = set()
+
+    def note(record: Any) -> None:
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not _ID.fullmatch(record["id"]):
+            return
+        level = record.get("hint")
+        if isinstance(level, int) and not isinstance(level, bool) and 0 < level < 100:
+            hints[record["id"]] = max(hints.get(record["id"], 0), level)
+        if record.get("answer") is True:
+            answers.add(record["id"])
+
+    def outputs_of(outputs: Any) -> None:
+        for out in outputs if isinstance(outputs, list) else []:
+            data = out.get("data") if isinstance(out, dict) else None
+            if isinstance(data, dict):
+                note(data.get(HELP_MIME))
+
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        outputs_of(cell.get("outputs"))
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            calls: dict[str, int] = {}
+            for kind, item_id, rest in _HELP_CALL.findall(source):
+                if kind == "hint":  # each call shows the next hint
+                    calls[item_id] = calls.get(item_id, 0) + 1
+                elif "confirm=True" in (rest or "").replace(" ", ""):
+                    answers.add(item_id)
+            for item_id, n in calls.items():
+                hints[item_id] = max(hints.get(item_id, 0), n)
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    widgets = meta.get("widgets") if isinstance(meta, dict) else None
+    state = widgets.get(WIDGET_STATE_MIME) if isinstance(widgets, dict) else None
+    models = state.get("state") if isinstance(state, dict) else None
+    for model in models.values() if isinstance(models, dict) else []:
+        inner = model.get("state") if isinstance(model, dict) else None
+        if isinstance(inner, dict):
+            outputs_of(inner.get("outputs"))
+    used = {}
+    for item_id in sorted(set(hints) | answers):
+        parts = [f"{hints[item_id]} hint{'s' if hints[item_id] != 1 else ''}"] if item_id in hints else []
+        parts += ["answer shown"] if item_id in answers else []
+        used[item_id] = ", ".join(parts)
+    return used
+
+
+def help_used_in_file(path: Path) -> dict[str, str]:
+    """:func:`help_used_in` of the notebook file ``path`` (read as JSON, never run); empty when unreadable."""
+    try:
+        if Path(path).stat().st_size > MAX_NOTEBOOK_BYTES:
+            return {}
+        return help_used_in(json.loads(Path(path).read_text(encoding="utf-8")))
+    except Exception:  # noqa: BLE001
+        return {}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from course_utils.grading import mathtext
 
-__all__ = ["Result", "compose", "result_html", "hint_html"]
+__all__ = ["Result", "compose", "result_html", "hint_html", "missing", "not_run"]
 
 
 @dataclass(repr=False)
@@ -135,3 +135,13 @@ def hint_html(exercise_id: str, level: int, total: int, text: str) -> str:
     return ("<div style='border-left:5px solid #1565c0;background:#e3f2fd;padding:8px 12px;margin:4px 0;"
             "border-radius:4px;color:#212121'>"
             f"<b>Hint {level} of {total}</b> for <code>{html.escape(exercise_id)}</code>: {mathtext.html(text)}</div>")
+
+
+def missing(item_id: str, why: str = "the notebook does not define this function when run top to bottom") -> dict[str, object]:
+    """The verdict on an item a graded notebook should answer and does not: {passed, status, message}."""
+    return {"passed": False, "status": "missing", "message": f"MISSING {item_id}: {why}."}
+
+
+def not_run(item_id: str, why: str) -> dict[str, object]:
+    """The verdict on an item whose notebook could not be run to its grading cell."""
+    return {"passed": False, "status": "not_run", "message": f"NOT RUN {item_id}: {why}"}

@@ -2,7 +2,7 @@
 
 One file per chapter in ``course_utils/checks/`` builds :class:`Exercise` objects (their answers
 come from :mod:`course_utils.answers`); :mod:`course_utils.catalogue` collects them in course
-order; the engine in :mod:`course_utils.grading.engine` only ever reads these descriptions.
+order; the engine in :mod:`course_utils.grading.check_function` only ever reads these descriptions.
 """
 from __future__ import annotations
 

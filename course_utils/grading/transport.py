@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.grading.observe import Observation
+from course_utils.grading.observe import Observation, Observed
 
 MAX_ELEMENTS = 1_000_000  # entries of one tensor sent in full (a correct output is far smaller)
 MAX_TEXT = 10_000  # characters of an error or of printed text
@@ -122,14 +122,16 @@ def _decode_one(d: dict[str, Any]) -> Observation:
                        problem=str(d.get("problem", "")))
 
 
-def encode(observed: dict[str, Any]) -> dict[str, Any]:
+def encode(observed: Observed) -> dict[str, Any]:
     """JSON-safe form of :func:`~course_utils.grading.observe.observe_exercise`'s result."""
-    return {"cases": [_encode_one(o) for o in observed.get("cases", [])],
-            "extras": [_encode_one(o) for o in observed.get("extras", [])], "error": str(observed.get("error", ""))}
+    return {"cases": [_encode_one(o) for o in observed.cases],
+            "extras": [_encode_one(o) for o in observed.extras], "error": str(observed.error)}
 
 
-def decode(data: dict[str, Any]) -> dict[str, Any]:
+def decode(data: dict[str, Any]) -> Observed:
     """Observations back from :func:`encode`'s form; raises ValueError (or KeyError, TypeError)
     on malformed data."""
-    return {"cases": [_decode_one(d) for d in data.get("cases", [])],
-            "extras": [_decode_one(d) for d in data.get("extras", [])], "error": str(data.get("error", ""))}
+    if not isinstance(data, dict):
+        raise TypeError(f"observations must be an object, not {type(data).__name__}")
+    return Observed(cases=[_decode_one(d) for d in data.get("cases", [])],
+                    extras=[_decode_one(d) for d in data.get("extras", [])], error=str(data.get("error", "")))

@@ -13,17 +13,15 @@ A grading whose code cannot be read (a lambda, a function built by ``exec``) cou
 """
 from __future__ import annotations
 
-import ast
-import copy
 import datetime as _dt
-import hashlib
 import html
 import json
-import textwrap
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
+
+from course_utils.grading.fingerprint import fingerprint, notebook_fingerprints  # noqa: F401  (the code a grading saw)
 
 SCHEMA_VERSION = 1
 
@@ -75,48 +73,6 @@ def save(data: dict[str, Any], path: Optional[Path] = None) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def fingerprint(source: str) -> Optional[str]:
-    """A short hash of the first function ``source`` defines: its syntax tree without the
-    docstring (names, code and decorators count; comments, spacing and the docstring do not).
-    None when ``source`` does not parse or defines no function."""
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except (SyntaxError, ValueError):
-        return None
-    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    return _node_fingerprint(node) if node is not None else None
-
-
-def _node_fingerprint(node: ast.AST) -> str:
-    body = list(getattr(node, "body", []))
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str) and len(body) > 1:
-        node = copy.copy(node)
-        node.body = body[1:]
-    return hashlib.sha256(ast.dump(node).encode()).hexdigest()[:16]
-
-
-def notebook_fingerprints(cells: list[str]) -> dict[str, str]:
-    """{function name: :func:`fingerprint`} of the functions a notebook's code cells define at
-    their top level (the last definition of a name wins, as when the notebook runs top to bottom).
-    A cell that does not parse as Python (IPython magics, a syntax error) is skipped after its
-    magic lines are dropped."""
-    out: dict[str, str] = {}
-    for source in cells:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            try:
-                tree = ast.parse("\n".join(line for line in source.split("\n")
-                                           if not line.lstrip().startswith(("%", "!"))))
-            except (SyntaxError, ValueError):
-                continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                out[node.name] = _node_fingerprint(node)
-    return out
 
 
 def record(exercise_id: str, status: str, path: Optional[Path] = None,

@@ -12,7 +12,7 @@ run's observations), the chapter the workbook belongs to and a fingerprint of ea
 defines. The command records progress with them (``course_utils.cli``): an exercise of another
 chapter (``kl_categorical``, copied into workbook 07 from workbook 06) is graded and shown but
 recorded only by its own workbook, and re-grading unchanged code adds no attempt
-(:mod:`course_utils.grading.progress_file`).
+(:mod:`course_utils.progress_store`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from course_utils.grading import progress_file, protocol
+from course_utils.grading import fingerprint
+from course_utils.grading import protocol
+from course_utils.grading.result import not_run
 
 
 @dataclass
@@ -32,8 +34,9 @@ class NotebookReport:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str = ""
     chapter: str = ""  # "07": the chapter the workbook belongs to ("" when the file does not say)
-    fingerprints: dict[str, str] = field(default_factory=dict)  # function name -> progress_file.fingerprint
+    fingerprints: dict[str, str] = field(default_factory=dict)  # function name -> fingerprint.fingerprint
     committed: dict[str, dict[str, str]] = field(default_factory=dict)  # the saved file's prediction records
+    help_used: dict[str, str] = field(default_factory=dict)  # exercise id -> the help the file shows it used
 
     @property
     def all_passed(self) -> bool:
@@ -49,9 +52,9 @@ class NotebookReport:
 
 
 @contextlib.contextmanager
-def _kernel_environment(progress_file: Path):
+def _kernel_environment(progress_path: Path):
     saved = {k: os.environ.get(k) for k in ("COURSE_PROGRESS_FILE", "COURSE_STRICT", "MPLBACKEND")}
-    os.environ["COURSE_PROGRESS_FILE"] = str(progress_file)
+    os.environ["COURSE_PROGRESS_FILE"] = str(progress_path)
     os.environ.pop("COURSE_STRICT", None)
     os.environ["MPLBACKEND"] = "Agg"
     try:
@@ -64,16 +67,18 @@ def _kernel_environment(progress_file: Path):
                 os.environ[k] = v
 
 
-def grade_notebook(path: Path, judge: Callable[[Any, Any], dict[str, dict[str, Any]]], cell_timeout: int = 120,
+def grade_notebook(path: Path, judge: Callable[[Any, Any, Any], dict[str, dict[str, Any]]], observer: str,
+                   cell_timeout: int = 120,
                    kernel_name: str = "python3",
                    defined_exercises: Optional[Callable[[str], list[str]]] = None) -> NotebookReport:
     """Execute ``path`` top to bottom in a new kernel and grade its exercise functions.
 
     ``defined_exercises`` (code -> exercise ids; :func:`course_utils.catalogue.defined_exercises`)
     names the exercises reported as "not_run" when the notebook produced no results; ``judge``
-    (the kernel's observations and the saved file's prediction records -> results;
-    :func:`course_utils.catalogue.judge_observations`) turns what the kernel sent back into
-    results, here, outside the kernel.
+    (the kernel's observations, the saved file's prediction records and the help the file shows ->
+    results; :func:`course_utils.notebook_verdicts.judge_observations`) turns what the kernel sent
+    back into results, here, outside the kernel; ``observer`` ("module:function") is what the
+    grading cell runs in the kernel (:func:`~course_utils.grading.protocol.grading_cell`).
     """
     import nbformat
 
@@ -86,18 +91,18 @@ def grade_notebook(path: Path, judge: Callable[[Any, Any], dict[str, dict[str, A
     # what the file says before it runs (running it replaces the outputs that hold the buttons' records)
     report.committed = protocol.committed_predictions(nb)
     report.chapter = protocol.notebook_chapter(nb, Path(path))
-    report.fingerprints = progress_file.notebook_fingerprints([c.source for c in nb.cells if c.cell_type == "code"])
-    code = protocol.prepare(nb)
+    report.fingerprints = fingerprint.notebook_fingerprints([c.source for c in nb.cells if c.cell_type == "code"])
+    report.help_used = protocol.help_used_in(nb)
+    code = protocol.prepare(nb, observer)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, _kernel_environment(Path(tmp) / "progress.json"):
         _, report.error = protocol.execute(nb, Path(path).resolve().parent, cell_timeout, kernel_name=kernel_name)
     observed = protocol.read_results(nb)
     if observed is not None:
-        report.results = judge(observed, report.committed)
+        report.results = judge(observed, report.committed, report.help_used)
     if not report.results and not report.error:
         report.error = "the grading cell produced no results"
     if not report.results and defined_exercises is not None:
-        report.results = {ex_id: {"passed": False, "status": "not_run", "message": f"NOT RUN {ex_id}: {report.error}"}
-                          for ex_id in defined_exercises(code)}
+        report.results = {ex_id: not_run(ex_id, report.error) for ex_id in defined_exercises(code)}
     if observed is None and report.committed:  # a commitment saved in the file counts even when the run failed
-        report.results.update(judge({}, report.committed))
+        report.results.update(judge({}, report.committed, {}))
     return report
