@@ -92,6 +92,22 @@ def test_forged_payloads_earn_nothing():
     assert judge_observations(["not", "a", "dict"]) == {}
 
 
+def test_forged_verdicts_on_real_ids_earn_nothing():
+    """Real ids, with what a hostile kernel would add: genuine observations of a wrong function next to
+    a forged verdict, a forged prediction verdict, forged help. The grader decides each from data alone
+    (a grader that believed a kernel's "passed" would fail here)."""
+    ex = catalogue.registry()["undiscounted_return"]
+    wrong = transport.encode(observe_exercise(ex, lambda rewards: 0.0))
+    for entry in ({**wrong, "passed": True, "status": "passed", "message": "PASSED"},):
+        results = judge_observations({"exercises": {ex.id: entry},
+                                      "predictions": {"kl_step_doubles": {"passed": True, "status": "passed"}},
+                                      "results": {ex.id: {"passed": True}}, "help": {ex.id: ""}})
+        assert results[ex.id]["status"] == "failed" and not results[ex.id]["passed"]
+        assert results["kl_step_doubles"]["status"] == "missing"  # a verdict is not a choice
+    right = transport.encode(observe_exercise(ex, ex.answer))
+    assert judge_observations({"exercises": {ex.id: right}})[ex.id]["passed"]  # the same path accepts the answer
+
+
 @pytest.mark.skipif(sandbox.sandbox_mode()[0] != "bwrap", reason="needs a working bubblewrap")
 def test_the_sandbox_cannot_read_the_answer_key(tmp_path):
     """...and builds every case's inputs (and every extra check's) without it, the same as outside."""
