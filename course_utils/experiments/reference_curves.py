@@ -320,7 +320,8 @@ def place_return(value: float, at: Band, cap: float | None, window: int = WINDOW
         near = cap * (1 - 1 / window)
         at_cap = sum(v >= near for v in at.values)
         if value >= near and at_cap:
-            return (f"at the cap of {fmt(cap)}, where {at_cap} of the {n} reference seeds were too (within one "
+            were = "was" if at_cap == 1 else "were"
+            return (f"at the cap of {fmt(cap)}, where {at_cap} of the {n} reference seeds {were} too (within one "
                     f"episode of it: a single shorter episode among the last {window} lowers the mean by up to "
                     f"{fmt(cap / window)})")
     if at.contains(value):
