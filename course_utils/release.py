@@ -163,6 +163,7 @@ def release_notebook(solution: dict, name: str = "") -> dict:
                 src = PREDICT_CALL.sub(r"predict(\g<id>)", src)
             cell["outputs"] = []
             cell["execution_count"] = None
+            cell.get("metadata", {}).pop("execution", None)  # when the solved one last ran: not the learner's
         elif cell.get("cell_type") == "markdown":
             if src.count("<!-- BEGIN SOLUTION -->") != src.count("<!-- END SOLUTION -->"):
                 raise ReleaseError(f"{name} cell {i}: unpaired markdown solution markers")
