@@ -30,6 +30,7 @@ from course_utils.checks import (
     ch07_trpo,
     ch08_ppo,
     ch09_grpo,
+    ch10_llm_rl,
 )
 from course_utils.grading.check_function import grade_exercise, unknown_exercise
 from course_utils.grading.result import Result
@@ -39,7 +40,7 @@ __all__ = ["registry", "exercise_ids", "grade", "defined_exercises", "asked_pred
 
 # the chapters' checks, in course order: add a chapter's module here
 CHAPTERS = [ch00_setup, ch01_log_derivative_trick, ch02_reinforce, ch03_baselines, ch04_actor_critic, ch05_gae,
-            ch06_trust_regions, ch07_trpo, ch08_ppo, ch09_grpo]
+            ch06_trust_regions, ch07_trpo, ch08_ppo, ch09_grpo, ch10_llm_rl]
 
 _CATALOGUE: dict[str, Exercise] = {}
 _PREDICTIONS: dict[str, Prediction] = {}

@@ -14,6 +14,7 @@
                      trust_region_step, softmax_fisher                              (ch. 06-07)
     surrogates       ppo_clip_loss, approx_kl, adaptive_kl_beta, clipped_value_loss,
                      explained_variance, grpo_loss                                  (ch. 08-09)
+    language_models  sequence_log_prob, answer_mask, grpo_token_loss, kl_shaped_rewards (ch. 10)
 
 Each function is named after its exercise id (the two exceptions of chapter 06 have an alias
 here: ``tabular_policy_evaluation`` and ``advantage_table``). The checks in
@@ -32,6 +33,7 @@ from course_utils.answers.advantages import (
 from course_utils.answers.episodes import run_episode, undiscounted_return
 from course_utils.answers.exact_mdp import discounted_visitation, policy_evaluation, q_values
 from course_utils.answers.exact_mdp import advantages as advantage_table
+from course_utils.answers.language_models import answer_mask, grpo_token_loss, kl_shaped_rewards, sequence_log_prob
 from course_utils.answers.log_probs import (
     categorical_log_prob,
     gaussian_log_prob,
@@ -77,6 +79,7 @@ __all__ = [
     "conjugate_gradient", "fisher_vector_product", "trust_region_step",
     "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss", "explained_variance",
     "group_relative_advantages", "grpo_loss",
+    "sequence_log_prob", "answer_mask", "grpo_token_loss", "kl_shaped_rewards",
     # helpers of the answers above (not exercises)
     "policy_evaluation", "q_values", "kl_diag_gaussian",
 ]  # fmt: skip

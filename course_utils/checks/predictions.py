@@ -208,4 +208,27 @@ PREDICTIONS = [
                     "still acts on its tokens). Prompts that are "
                     "always solved, or never, carry no signal; GRPO learns from groups whose answers differ.",
     ),
+    Prediction(
+        id="longer_wrong_answers",
+        chapter="10 RL for language models",
+        title="which aggregation lets wrong answers grow?",
+        question="GRPO fine-tunes the adding model from the same start, 5 seeds for each of three aggregations of "
+                 "the per-token loss, nothing else changed. The checker ignores fillers '~' written before the end "
+                 "token, so a filler changes an answer's length and nothing else. After 100 updates, which "
+                 "aggregation leaves the WRONG answers with the most fillers, as far as the 5 seeds can tell?",
+        choices={"a": "the per-answer mean (GRPO): each answer's token terms averaged, then the answers",
+                 "b": "the per-token mean over the batch (DAPO)",
+                 "c": "the constant normaliser (Dr. GRPO)",
+                 "d": "none that 5 seeds can tell apart at this scale"},
+        answer="d",
+        explanation="The per-answer mean does push towards longer wrong answers: once an answer is wrong, every way "
+                    "of finishing it shares one negative advantage, and dividing by the answer's length makes the "
+                    "longer finishes lose less per token. The per-token mean and the constant have no such push. "
+                    "But in 100 updates of this small model the push is weaker than the seed-to-seed spread: fillers "
+                    "rise in some seeds and fall in others, in right and wrong answers alike, under all three. The "
+                    "per-answer mean ends with more fillers per wrong answer than the per-token mean in 4 of the 5 "
+                    "seeds, yet the 95% bootstrap interval of the difference of medians contains 0. Papers that "
+                    "report the drift measure long runs of large models, where wrong answers ramble for hundreds of "
+                    "tokens.",
+    ),
 ]

@@ -6,6 +6,8 @@
     ppo_ablation              chapter 08's ablation of PPO's details
     ppo_diagnostics           chapter 08's diagnostics lab: a healthy PPO and three broken ones
     grpo_vs_ppo               chapter 09's GRPO against PPO + critic
+    llm_sft                   chapter 10's SFT model of the addition task (data/llm_sft.pt)
+    llm_aggregation           chapter 10's GRPO from that model, three aggregations of the loss
     list                      print the names
 
 Each writes its JSON file under ``course_utils/data`` (see :mod:`course_utils.experiments.store`);
@@ -18,9 +20,10 @@ import argparse
 import sys
 from typing import Any
 
-from course_utils.experiments import grpo_comparison, lambda_sweep, ppo_ablation, ppo_diagnostics, reference_curves, store
+from course_utils.experiments import (grpo_comparison, lambda_sweep, llm_aggregation, ppo_ablation, ppo_diagnostics,
+                                      reference_curves, store)
 
-OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo"]
+OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo", "llm_sft", "llm_aggregation"]
 
 
 def names() -> list[str]:
@@ -34,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=50_000, help="ppo_ablation, ppo_diagnostics: CartPole-v1 steps per run")
     parser.add_argument("--pendulum-steps", type=int, default=60_000, help="ppo_ablation: Pendulum-v1 steps per run")
     parser.add_argument("--iterations", type=int, default=150, help="grpo_vs_ppo: iterations per run")
+    parser.add_argument("--llm-iterations", type=int, default=100, help="llm_aggregation: iterations per run")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -60,6 +64,23 @@ def _make(name: str, args: argparse.Namespace) -> None:
         data = grpo_comparison.compare(args.seeds or list(range(8)), args.iterations, SortTask(),
                                        {"GRPO": train_grpo, "PPO + critic": train_ppo_critic}, success_rate, progress)
         target = store.write(grpo_comparison.FILE, data, indent=None)
+    elif name == "llm_sft":
+        import torch
+
+        from course_utils.trainers.llm_grpo import AdditionTask, evaluate, sft_path, train_sft
+
+        def save(policy: Any) -> Any:
+            torch.save(policy.state_dict(), sft_path())
+            return sft_path()
+
+        record = llm_aggregation.make_sft(train_sft, lambda policy: evaluate(policy, AdditionTask()), save, progress)
+        target = store.write(llm_aggregation.SFT_FILE, record)
+    elif name == "llm_aggregation":
+        from course_utils.trainers.llm_grpo import AdditionTask, evaluate, train_llm_grpo
+
+        data = llm_aggregation.run(args.seeds or list(range(5)), args.llm_iterations, train_llm_grpo,
+                                   lambda policy: evaluate(policy, AdditionTask()), progress)
+        target = store.write(llm_aggregation.FILE, data, indent=None)
     else:
         from course_utils.trainers.a2c import train_a2c
         from course_utils.trainers.ppo import train_ppo
