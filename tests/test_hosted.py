@@ -101,6 +101,7 @@ def test_in_a_bare_kernel_the_block_installs_the_dependencies_then_the_course_fr
     monkeypatch.delenv(hosted.SOURCE_VARIABLE)
     _, course_call = _run_block(monkeypatch, course_missing=True, text=PUBLISHED)
     assert course_call[-1] == "git+https://github.com/me/policy-optimisation.git@v0.1.0"
+    capsys.readouterr()  # what that install said
     # no repository set, no override: nothing is installed and nothing is said (the next import tells)
     assert _run_block(monkeypatch, course_missing=True) == [] and capsys.readouterr().out == ""
 

@@ -13,9 +13,9 @@ from course_utils.rl import (
     RolloutCollector,
     ValueNet,
     collect_episodes,
-    gae,
     make_vector_env,
 )
+from course_utils.answers import gae
 
 
 class StepCounterEnv(gym.Env):
