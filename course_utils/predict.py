@@ -67,11 +67,15 @@ class _Box:
         return (f"<div style='border-left:4px solid {self.colour};padding:6px 12px;margin:4px 0'>"
                 f"<b>{mathtext.html(self.title)}</b><br>{body}</div>")
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        # the record's what (id, choice) is output data; its when is the output's metadata, so a notebook
+        # re-run later shows the same data (nbval compares data, never metadata)
         data: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        metadata: dict[str, Any] = {}
         if self.record:
-            data[PREDICTION_MIME] = dict(self.record)
-        return data
+            data[PREDICTION_MIME] = {k: v for k, v in self.record.items() if k != "committed_at"}
+            metadata[PREDICTION_MIME] = {"committed_at": self.record.get("committed_at", "")}
+        return data, metadata
 
 
 def _show(box: _Box) -> None:

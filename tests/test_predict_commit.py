@@ -183,6 +183,7 @@ def test_the_click_writes_the_commitment_into_the_cell_and_the_output_widget(cli
                for m in clicked["messages"])
     # what the grader reads from each saved form
     assert protocol.committed_predictions(nb)[PRED]["choice"] == "b"
+    assert protocol.committed_predictions(nb)[PRED]["committed_at"].startswith("20")  # when, from the metadata
     reloaded = clicked["reloaded"]
     assert "Not committed yet" in reloaded.cells[_predict_cell(reloaded)].outputs[-1]["data"]["text/plain"]
     assert protocol.committed_predictions(reloaded)[PRED] == {

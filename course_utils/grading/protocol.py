@@ -32,7 +32,8 @@ from typing import Any, Optional
 
 MARK = "@@COURSE_RESULTS@@"
 SKIP_TAG = "skip-when-grading"
-# The MIME type of a committed prediction's record in a notebook's outputs: {"id", "choice", "committed_at"}
+# The MIME type of a committed prediction's record in a notebook's outputs: {"id", "choice"}, with
+# {"committed_at"} under the same key in the output's metadata
 PREDICTION_MIME = "application/vnd.course.prediction+json"
 # The MIME type of a help record beside a shown hint or answer: {"id", "hint": level} or {"id", "answer": true}
 HELP_MIME = "application/vnd.course.help+json"
@@ -141,7 +142,10 @@ def _records(outputs: Any, where: str) -> list[tuple[str, str, str, str]]:
         record = data.get(PREDICTION_MIME) if isinstance(data, dict) else None
         if not isinstance(record, dict):
             continue
-        p_id, choice, at = record.get("id"), record.get("choice"), record.get("committed_at", "")
+        meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
+        when = meta.get(PREDICTION_MIME) if isinstance(meta.get(PREDICTION_MIME), dict) else {}
+        # when: in the output's metadata (as predict.py writes it), or in the record itself
+        p_id, choice, at = record.get("id"), record.get("choice"), when.get("committed_at", record.get("committed_at", ""))
         if isinstance(p_id, str) and _ID.fullmatch(p_id) and isinstance(choice, str) and 0 < len(choice.strip()) <= 8:
             found.append((p_id, choice.strip().lower(), at if isinstance(at, str) else "", where))
     return found
