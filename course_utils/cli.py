@@ -14,7 +14,12 @@ For course authors and instructors:
     experiments NAME [...]   remake cached experiments: reference curves, lambda sweep, PPO ablation,
                              GRPO comparison (hours; `experiments list` names them)
     grade-submissions DIR --out gradebook.csv
-                             grade a folder of collected workbooks in a sandbox (instructors)
+                             grade a folder of collected workbooks in a sandbox (instructors);
+                             --shard K/N grades one part of the class (a job array's task K)
+    merge-gradebooks --out gradebook.csv SHARD.csv [...]
+                             join the gradebooks of the shards into one, with its report
+    class-report GRADEBOOK.csv [...] --out report.csv
+                             the class's mistakes and per-learner totals across gradebooks
     site [--out DIR]         build the course website, offline HTML, into build/site/ (site --help)
     hosted --stamp|--check   the set-up block that lets each notebook run in a bare hosted kernel
                              (Colab, Kaggle): write it into the notebooks, or check it (hosted --help)
@@ -199,22 +204,56 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade_submissions(args: argparse.Namespace) -> int:
-    from course_utils.classroom.batch import grade_submissions, summarise
+    from course_utils.classroom.batch import grade_submissions, parse_shard, summarise
     from course_utils.classroom.sandbox import Limits
 
     root = Path(args.submissions)
     if not root.is_dir():
         print(f"{root} is not a folder of submissions.", file=sys.stderr)
         return 2
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     limits = Limits(cell_timeout_s=args.timeout_cell, total_timeout_s=args.timeout_total,
                     memory_mb=args.memory_mb, cpu_s=args.cpu_seconds)
     try:
         grade_submissions(root, Path(args.out), limits, workers=args.workers, progress=not args.no_progress,
-                          assignment=Path(args.assignment) if args.assignment else None)
+                          assignment=Path(args.assignment) if args.assignment else None, shard=shard)
     except KeyboardInterrupt:
         return 130
+    from course_utils.classroom.report import write_report
+
+    if Path(args.out).exists():  # the class's mistakes at a glance, next to the gradebook
+        report = write_report([Path(args.out)], Path(args.out))
+        print(f"Mistakes of the class: {report['html']} ({report['mistakes'].name}, {report['learners'].name})")
     counts = summarise(Path(args.out))
     print("Status of all rows: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def _cmd_merge_gradebooks(args: argparse.Namespace) -> int:
+    from course_utils.classroom.report import merge_gradebooks
+
+    try:
+        n = merge_gradebooks([Path(p) for p in args.shards], Path(args.out))
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Merged {n} rows from {len(args.shards)} gradebook(s) -> {args.out}")
+    return 0
+
+
+def _cmd_class_report(args: argparse.Namespace) -> int:
+    from course_utils.classroom.report import write_report
+
+    missing = [p for p in args.gradebooks if not Path(p).is_file()]
+    if missing:
+        print(f"not a gradebook: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    paths = write_report([Path(p) for p in args.gradebooks], Path(args.out))
+    print("\n".join(f"wrote {p}" for p in paths.values()))
     return 0
 
 
@@ -274,8 +313,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="the released workbook every submission answers, e.g. exercises/01_log_derivative_trick.ipynb "
                         "(default: each submission's own workbook, from its metadata or file name); its exercises "
                         "set the denominator")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="grade only shard K of N (K from 0; a learner's notebooks stay in one shard): one task of a "
+                        "Slurm job array or a Kubernetes indexed Job; merge-gradebooks joins the shards")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade_submissions)
+    p = sub.add_parser("merge-gradebooks", help="join the gradebooks of grade-submissions --shard runs into one")
+    p.add_argument("shards", nargs="+", help="the shards' gradebook CSVs")
+    p.add_argument("--out", required=True, help="the merged gradebook CSV (its report, chart and feedback beside it)")
+    p.set_defaults(func=_cmd_merge_gradebooks)
+    p = sub.add_parser("class-report", help="the class's mistakes and per-learner totals from several gradebooks")
+    p.add_argument("gradebooks", nargs="+", help="gradebook CSVs (their _items.csv sidecars beside them)")
+    p.add_argument("--out", required=True, help="name of the report: OUT_mistakes.csv, OUT_learners.csv, OUT_report.html")
+    p.set_defaults(func=_cmd_class_report)
     sub.add_parser("site", help="build the course website into build/site/ (site --help: its options)")
     sub.add_parser("hosted", help="write/check the set-up block for hosted kernels (hosted --help: its options)")
     args = parser.parse_args(argv)

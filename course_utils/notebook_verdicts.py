@@ -22,7 +22,7 @@ __all__ = ["judge_observations"]
 
 def judge_observations(payload: Any, saved: Any = None,
                        help_used: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """The trusted half: {id: {passed, status, message[, help]}} from :func:`observe_source`'s data,
+    """The trusted half: {id: {passed, status, message[, mistake][, help]}} from :func:`observe_source`'s data,
     judged here against the answers on inputs rebuilt here. The payload came from learner-controlled
     code, so it is read defensively: unknown ids are ignored, a malformed entry fails.
 
@@ -48,6 +48,8 @@ def judge_observations(payload: Any, saved: Any = None,
                          message=f"FAILED {ex.id}: the grader could not read what the notebook's kernel sent back "
                                  f"({type(exc).__name__}).")
         results[ex.id] = {"passed": res.passed, "status": res.status, "message": res.message}
+        if res.mistake:  # the catalogued mistake the diagnosis names, as data (the class report counts it)
+            results[ex.id]["mistake"] = res.mistake
     sent = payload.get("predictions")
     results.update(judge_predictions(sent if isinstance(sent, dict) else {}, saved))
     for item_id, used in (help_used or {}).items():  # read from the notebook file by the grader

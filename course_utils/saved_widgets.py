@@ -48,6 +48,10 @@ NOTE_TEXT = "Run this cell to move the plot: a saved slider only moves its reado
 DISCONNECTED = "jupyter-widgets-disconnected"
 STATE_MIME = "application/vnd.jupyter.widget-state+json"
 VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+# JupyterLab's "Would you like to get notified about official Jupyter news?" popup, asked of every
+# learner on first start: answered once for the course's environment ("false": never fetch news)
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:notification"
+SETTINGS = {PLUGIN: {"saveState": True}, NEWS_PLUGIN: {"fetchNews": "false"}}  # what ensure_saved writes
 EXTENSION = "course_utils.saved_widgets"  # this module is the server extension (not __name__: "__main__" under -m)
 
 
@@ -61,8 +65,8 @@ def lab_settings_dir() -> Path:
 
 
 def ensure_saved(settings_dir: Path | None = None) -> bool:
-    """Make ``<settings_dir>/overrides.json`` say ``{PLUGIN: {"saveState": true}}``, keeping its
-    other settings. Idempotent: a file that already says so is not rewritten. Returns whether the
+    """Make ``<settings_dir>/overrides.json`` say ``{PLUGIN: {"saveState": true}}`` and
+    ``{NEWS_PLUGIN: {"fetchNews": "false"}}`` (no news popup), keeping its other settings. Idempotent: a file that already says so is not rewritten. Returns whether the
     file was written. Raises ``ValueError`` on a file that is not a JSON object (it is left as
     it is: someone wrote it by hand)."""
     path = Path(settings_dir if settings_dir is not None else lab_settings_dir()) / "overrides.json"
@@ -72,11 +76,12 @@ def ensure_saved(settings_dir: Path | None = None) -> bool:
             overrides = json.loads(path.read_text(encoding="utf-8") or "{}")
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); left unchanged") from None
-        if not isinstance(overrides, dict) or not isinstance(overrides.get(PLUGIN, {}), dict):
+        if not isinstance(overrides, dict) or not all(isinstance(overrides.get(p, {}), dict) for p in SETTINGS):
             raise ValueError(f"{path} is not a JSON object of settings per plugin; left unchanged")
-    if overrides.get(PLUGIN, {}).get("saveState") is True:
+    if all(overrides.get(p, {}).get(k) == v for p, kv in SETTINGS.items() for k, v in kv.items()):
         return False
-    overrides.setdefault(PLUGIN, {})["saveState"] = True
+    for plugin, values in SETTINGS.items():
+        overrides.setdefault(plugin, {}).update(values)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(overrides, indent=2) + "\n", encoding="utf-8")

@@ -84,6 +84,8 @@ def test_correct_alternatives_pass(ex_id, alt):
 @pytest.mark.parametrize("ex_id,mistake", [(i, m) for i in IDS for m in registry()[i].mistakes],
                          ids=lambda x: getattr(x, "name", str(x)))
 def test_each_mistake_is_rejected_with_its_diagnosis(ex_id, mistake):
+    from course_utils.grading.judge import ZERO_NOTE
+
     res = course_utils.grade(ex_id, mistake.fn)
     assert not res.passed
     if mistake.name == registry()[ex_id].bug:  # a debug exercise's own bug: found, but not named
@@ -92,6 +94,10 @@ def test_each_mistake_is_rejected_with_its_diagnosis(ex_id, mistake):
         assert res.diagnosis == DEBUG_NUDGE and mistake.message not in res.message, res.message
         return
     assert mistake.message in res.message, res.message
+    assert res.mistake == mistake.name  # the name travels as data (the class report counts it)
+    if res.diagnosis.startswith(ZERO_NOTE):  # the mistake gives 0 on the failing case: so would a constant 0
+        assert res.diagnosis == f"{ZERO_NOTE}. Or: {mistake.message}"
+        return
     assert res.diagnosis == mistake.message
 
 

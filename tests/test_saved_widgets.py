@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import saved_widgets
-from course_utils.saved_widgets import NOTE_CLASS, NOTE_TEXT, PLUGIN, STATE_MIME, VIEW_MIME
+from course_utils.saved_widgets import NEWS_PLUGIN as NEWS, NOTE_CLASS, NOTE_TEXT, PLUGIN, STATE_MIME, VIEW_MIME
 from tests.conftest import ROOT
 
 VENV = ROOT / os.environ.get("COURSE_VENV", ".venv")  # the environment scripts/course.sh starts JupyterLab from
@@ -44,6 +44,26 @@ def test_the_plugin_id_names_the_installed_widget_managers_setting():
     assert found, f"no schema of {PLUGIN} in {jupyter_path('labextensions')}"
     properties = json.loads(found[0].read_text())["properties"]
     assert properties["saveState"]["type"] == "boolean"
+
+
+def test_the_news_popup_is_answered_once_in_the_course_settings(tmp_path):
+    """JupyterLab's "get notified about official Jupyter news?" popup: overrides.json answers it
+    (fetchNews "false", the installed schema's "Never": never asks, never fetches),
+    merged into the settings already there, and a second call writes nothing."""
+    from jupyterlab.commands import get_app_dir
+
+    schema = Path(get_app_dir()) / "schemas" / Path(NEWS.replace(":", "/") + ".json")
+    fetch = json.loads(schema.read_text())["properties"]["fetchNews"]
+    assert {"const": "false", "title": "Never"} in fetch["oneOf"] and fetch["type"] == "string"
+    (tmp_path / "overrides.json").write_text(json.dumps({NEWS: {"fetchNews": "true", "doNotDisturbMode": True},
+                                                         PLUGIN: {"saveState": True}}))
+    assert saved_widgets.ensure_saved(tmp_path) is True
+    assert json.loads((tmp_path / "overrides.json").read_text()) == {
+        NEWS: {"fetchNews": "false", "doNotDisturbMode": True}, PLUGIN: {"saveState": True}}
+    assert saved_widgets.ensure_saved(tmp_path) is False  # idempotent
+    (tmp_path / "overrides.json").write_text(json.dumps({PLUGIN: {"saveState": True}}))
+    assert saved_widgets.ensure_saved(tmp_path) is True  # the widget setting alone is not enough any more
+    assert json.loads((tmp_path / "overrides.json").read_text())[NEWS] == {"fetchNews": "false"}
 
 
 def test_settings_dir_is_jupyterlabs_own(monkeypatch, tmp_path):
@@ -84,15 +104,16 @@ def test_ensure_installed_writes_the_setting_into_an_installed_venv_idempotently
     out = _ensure_installed(env)
     assert out.returncode == 0, out.stderr
     target = lab / "settings" / "overrides.json"
-    assert json.loads(target.read_text()) == {PLUGIN: {"saveState": True}}
+    assert json.loads(target.read_text()) == {PLUGIN: {"saveState": True}, NEWS: {"fetchNews": "false"}}
     assert "saves widget state" in out.stdout
 
     # someone else's overrides (and an explicit "false") in the file: kept, and ours set
     target.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
-                                  PLUGIN: {"saveState": False, "other": 1}}))
+                                  PLUGIN: {"saveState": False, "other": 1}, NEWS: {"fetchNews": "true", "x": 2}}))
     assert _ensure_installed(env).returncode == 0
     assert json.loads(target.read_text()) == {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
-                                              PLUGIN: {"saveState": True, "other": 1}}
+                                              PLUGIN: {"saveState": True, "other": 1},
+                                              NEWS: {"fetchNews": "false", "x": 2}}
     before = (target.read_bytes(), target.stat().st_mtime_ns)
     time.sleep(0.05)
     again = _ensure_installed(env)
@@ -112,7 +133,8 @@ def test_postbuild_writes_the_setting_into_the_image_environment(tmp_path):
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", JUPYTERLAB_DIR=str(tmp_path / "lab"))
     out = subprocess.run(["bash", "postBuild"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert json.loads((tmp_path / "lab" / "settings" / "overrides.json").read_text()) == {PLUGIN: {"saveState": True}}
+    assert json.loads((tmp_path / "lab" / "settings" / "overrides.json").read_text()) == {
+        PLUGIN: {"saveState": True}, NEWS: {"fetchNews": "false"}}
 
 
 def test_a_broken_overrides_file_is_left_alone_with_a_warning(tmp_path):

@@ -6,14 +6,15 @@ verdict is reached in a process that never runs learner code.
 * What comes back from a kernel is read as data only; forged verdicts are ignored.
 * Inside bubblewrap the answer key, the solutions and the tests are not readable.
 * A class of hostile workbook-01 submissions graded by the real command: patching the grader,
-  calling the answer key, patching torch/NumPy comparisons change nothing; a deleted exercise is
-  missing.
+  calling the answer key, patching torch/NumPy comparisons change nothing (and are flagged); a
+  deleted exercise is missing.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -244,10 +245,14 @@ def test_a_hostile_class_cannot_grade_itself(tmp_path):
     handed_out = {ex: "failed" if catalogue.registry()[ex].kind == "debug" else "not_implemented" for ex in exercises}
     assert {ex: rows["torch_patcher_stubs"][ex] for ex in exercises} == handed_out
     assert [rows["key_caller"][ex] for ex in exercises] == ["failed"] * 4
-    for name in ("grader_patcher", "key_caller"):
+    for name in ("grader_patcher", "key_caller", "torch_patcher", "torch_patcher_stubs"):
         assert "FLAG" in rows[name]["detail"], rows[name]
-    for name in ("honest", "torch_patcher", "shrinker", "torch_patcher_stubs"):
+    for name in ("honest", "shrinker"):
         assert "FLAG" not in rows[name]["detail"], rows[name]
+    # patches of the comparisons are flagged with their cell, and the grade stays right (above)
+    for name in ("torch_patcher", "torch_patcher_stubs"):
+        assert re.search(r"patches the checking machinery \(torch\.allclose \(cell \d+\)", rows[name]["detail"]), rows[name]
+    assert "check_function.grade_exercise = judge.judge_exercise" in rows["grader_patcher"]["detail"]
     feedback = (tmp_path / "gradebook_feedback" / "key_caller__01_log_derivative_trick.md").read_text()
     assert "answer key (categorical_log_prob) cannot be used" in feedback
     assert "FileNotFoundError" in feedback  # the solved workbook is not there to be read

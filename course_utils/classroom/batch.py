@@ -14,10 +14,18 @@ process (which never runs learner code: :func:`course_utils.notebook_verdicts.ju
 * ``gradebook_pass_rates.png``: the share of submissions passing each exercise.
 * ``gradebook_feedback/<identifier>.md``: for each student, the feedback the checks in the
   workbook would have shown them.
+* ``gradebook_items.csv``: one row per submission and item (status, the catalogued mistake its
+  diagnosis names, the help used, whether the submission is flagged), from which
+  :mod:`course_utils.classroom.report` writes ``gradebook_mistakes.csv``, ``gradebook_learners.csv``
+  and ``gradebook_report.html`` (the class's mistakes at a glance).
+
+``--shard K/N`` grades only the learners (first folder of the identifier) whose hash falls in
+shard K of N; ``merge-gradebooks`` joins the shards' gradebooks into one.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import queue
 import re
@@ -52,6 +60,8 @@ class Row:
     identifier: str
     results: dict[str, str] = field(default_factory=dict)  # exercise id -> status
     messages: dict[str, str] = field(default_factory=dict)  # exercise id -> feedback text
+    mistakes: dict[str, str] = field(default_factory=dict)  # exercise id -> name of the diagnosed mistake
+    help: dict[str, str] = field(default_factory=dict)  # exercise id -> the help used
     status: str = "graded"
     runtime_s: float = 0.0
     detail: str = ""
@@ -105,12 +115,6 @@ SUSPICIOUS = re.compile(r"course_utils\s*\.\s*(grading|answers|catalogue|checks|
                         r"|\bregistry\s*\(|\bsolution\s*\(")
 
 
-def _code(path: Path) -> str:
-    import nbformat
-
-    return protocol.code_of(nbformat.read(str(path), as_version=4))
-
-
 def assignment_for(path: Path, assignment: Optional[Path] = None) -> Optional[Path]:
     """The released workbook a submission answers: ``assignment`` if the instructor named one,
     else the workbook the submission was generated from (its metadata), else the one whose
@@ -134,6 +138,51 @@ def assignment_for(path: Path, assignment: Optional[Path] = None) -> Optional[Pa
     return None
 
 
+def declared_workbook(path: Path) -> Optional[str]:
+    """The released workbook a submission's metadata says it was generated from (its file name), if any."""
+    try:
+        import json
+
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("course", {})
+        source = Path(str(meta.get("generated_from", ""))).name
+    except Exception:  # noqa: BLE001
+        return None
+    return source or None
+
+
+def other_assignment(sub: Submission, assignment: Optional[Path]) -> Optional[Row]:
+    """The row of a submission whose metadata names another workbook than ``--assignment``: not
+    graded (its exercises are not this assignment's), said so; None when it names the same or none."""
+    declared = declared_workbook(sub.path)
+    if assignment is None or declared is None or declared == assignment.name:
+        return None
+    return Row(sub.identifier, status="other_assignment",
+               detail=f"not graded: its metadata says it is {declared}, not {assignment.name}; grade it with "
+                      f"--assignment exercises/{declared} (one folder per assignment)")
+
+
+def learner_of(identifier: str) -> str:
+    """The learner an identifier belongs to: its first folder (per-student subfolders), else itself."""
+    return identifier.split("/", 1)[0]
+
+
+def in_shard(identifier: str, shard: Optional[tuple[int, int]]) -> bool:
+    """Whether a submission belongs to shard ``(k, n)`` (k from 0): by a hash of its learner, so that
+    every shard gets the same split on every machine and a learner's notebooks stay together."""
+    if shard is None:
+        return True
+    k, n = shard
+    return int(hashlib.sha256(learner_of(identifier).encode("utf-8")).hexdigest(), 16) % n == k
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N), K counted from 0 (Slurm's SLURM_ARRAY_TASK_ID, Kubernetes' JOB_COMPLETION_INDEX)."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise ValueError(f"--shard wants K/N with 0 <= K < N (K counted from 0), not {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
 def expected_items(path: Path, assignment: Optional[Path] = None) -> tuple[list[str], str]:
     """What a submission is graded on: the items of its assignment (so that deleting an exercise
     cannot shrink the denominator), and a note when the assignment had to be guessed."""
@@ -143,14 +192,41 @@ def expected_items(path: Path, assignment: Optional[Path] = None) -> tuple[list[
     return exercises_in([path]), "assignment unknown: graded the exercises the submission defines"
 
 
+# Code that replaces a piece of the checking machinery (torch/NumPy comparison functions, check, the
+# grader, the catalogue): it cannot change a verdict (the comparison runs outside the kernel) but
+# the instructor should know, with the cell that did it.
+PATCHES = re.compile(
+    r"^[ \t]*(?:[\w.]+\s*=\s*)*(?:[A-Za-z_][\w.]*\.)?"
+    r"(?:allclose|isclose|equal|array_equal|assert_close|assert_allclose|assert_array_equal|check|grade\w*"
+    r"|judge\w*|observe\w*|registry|compose)\s*=(?!=)"
+    r"|^[ \t]*(?:[\w.]+\s*=\s*)*course_utils\.[\w.]+\s*=(?!=)"
+    r"|\bsetattr\s*\(\s*(?:course_utils|torch|np|numpy)\b"
+    r"|^[ \t]*def\s+check\s*\(", re.M)
+
+
 def flags_for(path: Path) -> str:
-    """A note for the instructor when the submission's code uses the grader or the answer key."""
+    """A note for the instructor when the submission's code uses the grader or the answer key, or
+    patches the checking machinery; each with the cell (numbered from 1, all cells) that did it."""
+    import nbformat
+
     try:
-        found = sorted({m.group(0).strip() for m in SUSPICIOUS.finditer(_code(path))})
+        cells = nbformat.read(str(path), as_version=4).cells
     except Exception:  # noqa: BLE001
         return ""
-    return ("FLAG: the code calls the course's grader or answer key (" + ", ".join(found)[:200] + "); check it by hand"
-            if found else "")
+    calls, patches = [], []
+    for index, cell in enumerate(cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        calls += [f"{m.group(0).strip()} (cell {index})" for m in SUSPICIOUS.finditer(cell.source)]
+        patches += [f"{m.group(0).strip().rstrip('=').strip()} (cell {index})" for m in PATCHES.finditer(cell.source)]
+    notes = []
+    if calls:
+        notes.append("FLAG: the code calls the course's grader or answer key ("
+                     + ", ".join(dict.fromkeys(calls))[:300] + "); check it by hand")
+    if patches:
+        notes.append("FLAG: the code patches the checking machinery ("
+                     + ", ".join(dict.fromkeys(patches))[:300] + "); its grade does not depend on it, check it by hand")
+    return "; ".join(notes)
 
 
 def judge_outcome(outcome: ChildOutcome, committed: Optional[dict[str, Any]] = None,
@@ -177,7 +253,10 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
     for ex_id, res in (judge_outcome(outcome) if results is None else results).items():
         row.results[ex_id] = res["status"]
         row.messages[ex_id] = res["message"] + (f"\n(help used: {res['help']})" if res.get("help") else "")
+        if res.get("mistake"):
+            row.mistakes[ex_id] = str(res["mistake"])
         if res.get("help"):
+            row.help[ex_id] = str(res["help"])
             helped.append(f"{ex_id} ({res['help']})")
     kind = str(data.get("kind", ""))
     if outcome.timed_out:
@@ -281,11 +360,28 @@ def _write_all(path: Path, header: list[str], rows: list[dict[str, str]]) -> Non
     os.replace(tmp, path)
 
 
+ITEM_COLUMNS = ["identifier", "learner", "item", "status", "mistake", "help", "flagged"]
+
+
+def items_path(gradebook: Path) -> Path:
+    """The per-item sidecar of a gradebook: ``gradebook_items.csv``."""
+    return gradebook.with_name(gradebook.stem + "_items.csv")
+
+
+def item_rows(row: Row) -> list[dict[str, str]]:
+    flagged = "1" if "FLAG:" in row.detail else ""
+    return [{"identifier": row.identifier, "learner": learner_of(row.identifier), "item": ex_id, "status": status,
+             "mistake": row.mistakes.get(ex_id, ""), "help": row.help.get(ex_id, ""), "flagged": flagged}
+            for ex_id, status in row.results.items()]
+
+
 class Gradebook:
-    """The CSV, appended one row at a time (flushed and fsynced, so an interruption keeps it)."""
+    """The CSV, appended one row at a time (flushed and fsynced, so an interruption keeps it), and
+    its per-item sidecar (written first: a row in the gradebook always has its items)."""
 
     def __init__(self, path: Path, exercises: list[str]) -> None:
         self.path = path
+        self.items = items_path(path)
         old_header, old_rows = read_gradebook(path)
         known = [c for c in old_header if c not in FIXED_COLUMNS_BEFORE + FIXED_COLUMNS_AFTER]
         self.exercises = known + [e for e in exercises if e not in known]
@@ -297,7 +393,17 @@ class Gradebook:
         self._lock = threading.Lock()
 
     def append(self, row: Row) -> None:
-        with self._lock, self.path.open("a", newline="", encoding="utf-8") as fh:
+        with self._lock:
+            new = not self.items.exists()
+            with self.items.open("a", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=ITEM_COLUMNS)
+                if new:
+                    writer.writeheader()
+                writer.writerows(item_rows(row))
+            self._append_row(row)
+
+    def _append_row(self, row: Row) -> None:
+        with self.path.open("a", newline="", encoding="utf-8") as fh:
             csv.DictWriter(fh, fieldnames=self.header).writerow(row.csv_row(self.exercises))
             fh.flush()
             os.fsync(fh.fileno())
@@ -360,7 +466,8 @@ def outputs_for(out: Path) -> tuple[Path, Path]:
 
 
 def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
-                      progress: bool = True, log=print, assignment: Optional[Path] = None) -> int:
+                      progress: bool = True, log=print, assignment: Optional[Path] = None,
+                      shard: Optional[tuple[int, int]] = None) -> int:
     """Grade every submission below ``root`` not yet in ``out``; return how many were graded now."""
     from tqdm.auto import tqdm
 
@@ -373,13 +480,22 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
     import torch  # the judging happens in this process, one thread beside the sandboxes
 
     torch.set_num_threads(1)
-    subs = discover(root)
+    subs = [s for s in discover(root) if in_shard(s.identifier, shard)]
     if not subs:
-        log(f"No notebooks (*.ipynb) found below {root}.", file=sys.stderr)
+        log(f"No notebooks (*.ipynb) found below {root}" + (f" in shard {shard[0]}/{shard[1]}." if shard else "."),
+            file=sys.stderr)
+        if shard is not None:  # an empty shard still leaves a gradebook for merge-gradebooks
+            Gradebook(out, [])
         return 0
+    others = {s.identifier: row for s in subs if (row := other_assignment(s, assignment)) is not None}
+    if others:
+        log(f"WARNING: {len(others)} notebook(s) name another workbook than {assignment.name} in their metadata "
+            f"and are NOT graded (status other_assignment): {', '.join(sorted(others))[:500]}. Grade each "
+            "assignment from its own folder.", file=sys.stderr)
     columns: list[str] = []
     for sub in subs:
-        columns += [ex for ex in expected_items(sub.path, assignment)[0] if ex not in columns]
+        if sub.identifier not in others:
+            columns += [ex for ex in expected_items(sub.path, assignment)[0] if ex not in columns]
     book = Gradebook(out, columns)
     chart, feedback = outputs_for(out)
     todo = [s for s in subs if s.identifier not in book.done]
@@ -392,6 +508,8 @@ def grade_submissions(root: Path, out: Path, limits: Limits, workers: int = 1,
     running: dict[int, subprocess.Popen] = {}
 
     def job(sub: Submission) -> Ran | Row:
+        if sub.identifier in others:
+            return others[sub.identifier]
         slot = slots.get()
         try:
             return run_submission(sub, limits, slot, running, assignment)

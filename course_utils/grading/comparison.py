@@ -144,6 +144,8 @@ def shape_problem(got: torch.Tensor, expected: torch.Tensor) -> Optional[str]:
     if expected.dim() == 0:
         return (f"Your result has shape {g}, but a scalar (shape ()) is expected. "
                 "Reduce it to one number (e.g. .sum() or .mean()) without keepdim.")
+    if got.numel() == expected.numel() == 1:
+        return f"Your result has shape {g}, but shape {e} is expected (one entry, kept as a tensor of that shape)."
     if got.numel() == expected.numel():
         return f"Your result has shape {g}, but shape {e} is expected (same number of entries: a stray reshape or transpose?)."
     return f"Your result has shape {g}, but shape {e} is expected."

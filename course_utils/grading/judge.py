@@ -59,21 +59,55 @@ def _same(ex: Exercise, case: Case, a_val, a_grads, b_val, b_grads) -> bool:
     return True
 
 
-def _diagnose(ex: Exercise, case: Case, got, got_grads, by_value_only: bool = False) -> str:
-    """The message of the first catalogued mistake that reproduces the learner's answer."""
+ZERO_NOTE = ("your function returns 0 for every entry here (if it does on every input, the computation is not "
+             "written yet, or everything is multiplied by a zero term)")
+ZERO_MISTAKE = "(returns 0)"  # not a catalogued mistake: the name the class report counts it under
+
+
+def _agree(ex: Exercise, case: Case, got, got_grads, m_val, m_grads, broadcast: bool) -> bool:
+    """Whether the learner's output equals a mistake's; with ``broadcast``, where the shapes differ
+    and one of them holds a single value, after broadcasting it (a scalar where the mistake gives
+    shape (1,), or one value repeated over shape (P,), is that mistake)."""
+    if isinstance(m_val, torch.Tensor) and isinstance(got, torch.Tensor) and m_val.shape != got.shape:
+        if not broadcast or min(m_val.numel(), got.numel()) != 1:
+            return False
+        shape = m_val.shape if got.numel() == 1 else got.shape
+        return _same(ex, case, got.reshape(()).expand(shape) if got.numel() == 1 else got, None,
+                     m_val.reshape(()).expand(shape) if m_val.numel() == 1 else m_val, None)
+    return not broadcast and _same(ex, case, got, got_grads, m_val, m_grads)
+
+
+def _all_zero(value) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.numel() > 0 and bool((value.detach() == 0).all())
+    return isinstance(value, (int, float)) and value == 0
+
+
+def _diagnosed(ex: Exercise, case: Case, got, got_grads, by_value_only: bool = False,
+               expected=None) -> dict[str, str]:
+    """``{diagnosis, mistake}``: the message and the name of the first catalogued mistake that
+    reproduces the learner's answer, of the same shape first, then after broadcasting a single value.
+    An answer that is 0 everywhere (the reference is not) is said to be so: alone when no mistake
+    gives it, beside the mistake when one gives 0 on this case too (one case cannot tell them apart)."""
+    zero = expected is not None and _all_zero(got) and not _all_zero(expected)
+    values = []
     for mistake in ex.mistakes:
         try:
             with contextlib.redirect_stdout(None), preserved_rng(), deadline(MISTAKE_TIMEOUT_S):
-                m_val, m_grads = evaluate(ex, mistake.fn, case, case.make_args())
+                values.append((mistake, *evaluate(ex, mistake.fn, case, case.make_args())))
         except (Exception, GradingTimeout):  # noqa: BLE001  (a mistake may crash or loop on some inputs)
             continue
-        if isinstance(m_val, torch.Tensor) and isinstance(got, torch.Tensor) and m_val.shape != got.shape:
-            continue
-        if _same(ex, case, got, None if by_value_only else got_grads, m_val, None if by_value_only else m_grads):
-            if mistake.name == ex.bug:  # a debug exercise still making the bug it was handed out with
-                return DEBUG_NUDGE
-            return mistake.message
-    return ""
+    for broadcast in (False, True):
+        for mistake, m_val, m_grads in values:
+            if _agree(ex, case, got, None if by_value_only else got_grads, m_val, None if by_value_only else m_grads,
+                      broadcast):
+                if mistake.name == ex.bug:  # a debug exercise still making the bug it was handed out with
+                    return {"diagnosis": DEBUG_NUDGE, "mistake": mistake.name}
+                return {"diagnosis": f"{ZERO_NOTE}. Or: {mistake.message}" if zero else mistake.message,
+                        "mistake": mistake.name}
+    if zero:
+        return {"diagnosis": ZERO_NOTE[:1].upper() + ZERO_NOTE[1:] + ".", "mistake": ZERO_MISTAKE}
+    return {"diagnosis": "", "mistake": ""}
 
 
 def fail(ex: Exercise, the_case: Case, kwargs: dict[str, Any], headline: str, index: int, total: int,
@@ -151,7 +185,8 @@ def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observatio
                           "but it should return a Python float.")
         if not _same(ex, case, float(got), None, expected, None):
             return failed("the returned number is wrong.", expected=comparison.fmt_number(expected),
-                          got=comparison.fmt_number(float(got)), diagnosis=_diagnose(ex, case, float(got), None))
+                          got=comparison.fmt_number(float(got)),
+                          **_diagnosed(ex, case, float(got), None, expected=float(expected)))
         return None
 
     got, problem, note = comparison.as_tensor(obs.value, expected)
@@ -171,20 +206,20 @@ def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observatio
         notes.append(note)
     problem = comparison.shape_problem(got, expected)
     if problem:
-        return failed(problem, diagnosis=_diagnose(ex, case, got.detach(), None, by_value_only=True))
+        return failed(problem, **_diagnosed(ex, case, got.detach(), None, by_value_only=True, expected=expected))
 
     got_val = got.detach()
     exp_finite = torch.isfinite(expected)
     if not bool(torch.isfinite(got_val)[exp_finite].all()):
         return failed("your result contains NaN or infinite values where the reference is finite.",
                       expected=comparison.fmt_value(expected), got=comparison.fmt_value(got_val),
-                      diagnosis=_diagnose(ex, case, got_val, None, by_value_only=True))
+                      **_diagnosed(ex, case, got_val, None, by_value_only=True))
 
     if not _same(ex, case, got_val, None, expected, None):
         details = "" if expected.numel() <= 8 else "In detail: " + comparison.first_difference(got_val, expected) + "."
         return failed("the values are wrong.", expected=comparison.fmt_value(expected),
                       got=comparison.fmt_value(got_val), details=details,
-                      diagnosis=_diagnose(ex, case, got_val, None, by_value_only=True))
+                      **_diagnosed(ex, case, got_val, None, by_value_only=True, expected=expected))
 
     if ex.grad_wrt and expected_grads is not None:
         got_grads, why = obs.grads, obs.grads_why
@@ -204,7 +239,7 @@ def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observatio
                             f"the value is right, but its gradient with respect to `{name}` is wrong.")
                 return failed(headline, expected=f"d/d{name} = {comparison.fmt_value(expected_grads[name])}",
                               got=f"d/d{name} = {comparison.fmt_value(got_grads[name])}",
-                              diagnosis=_diagnose(ex, case, got_val, got_grads))
+                              **_diagnosed(ex, case, got_val, got_grads))
     return None
 
 

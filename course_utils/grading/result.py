@@ -34,6 +34,7 @@ class Result:
     expected: str = ""
     got: str = ""
     diagnosis: str = ""
+    mistake: str = ""  # the name of the catalogued mistake the diagnosis comes from (data for class reports)
     details: str = ""
     notes: list[str] = field(default_factory=list)
     cases_run: int = 0
