@@ -17,9 +17,9 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from course_utils.grading.spec import Exercise
+from course_utils.grading.spec import Exercise, OutcomeError
 
-__all__ = ["preserved_rng", "prepare_args", "cotangent", "gradients", "inputs_digest"]
+__all__ = ["preserved_rng", "prepare_args", "cotangent", "gradients", "inputs_digest", "read_record"]
 
 
 @contextlib.contextmanager
@@ -87,6 +87,35 @@ def inputs_digest(kwargs: dict[str, Any]) -> str:
             h.update(f"{v.dtype}{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
         elif isinstance(v, (bool, int, float, str, np.floating, np.integer)):
             h.update(repr(v).encode())
+        elif isinstance(v, torch.nn.Module):  # a loop item's policy: its parameters and buffers
+            h.update(type(v).__name__.encode())
+            for key, t in v.state_dict().items():
+                h.update(key.encode() + inputs_digest({"": t}).encode())
         else:
             h.update(type(v).__name__.encode())
     return h.hexdigest()
+
+
+def read_record(ex: Exercise, call_kwargs: dict[str, Any], returned: Any) -> dict[str, torch.Tensor]:
+    """What a loop item's call left behind: ``ex.outcome(call_kwargs, returned)`` as an ordered dict of
+    detached CPU tensors (numbers and arrays converted). Raises :class:`OutcomeError` with a message
+    for the learner when the returned value cannot be read."""
+    try:
+        with torch.no_grad():
+            record = ex.outcome(call_kwargs, returned)
+    except OutcomeError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (the learner's return value is read by the course's code)
+        raise OutcomeError(f"what your loop returned or left behind could not be read ({type(exc).__name__}: "
+                           f"{exc}). The grader calls it as {ex.signature}.") from None
+    if not isinstance(record, dict):
+        raise TypeError(f"{ex.id}: outcome must return a dict, not {type(record).__name__}")
+    out: dict[str, torch.Tensor] = {}
+    for name, value in record.items():
+        try:
+            t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+        except Exception:  # noqa: BLE001
+            raise OutcomeError(f"`{name}` should be numbers (a tensor, an array or a float), not a "
+                               f"{type(value).__name__}.") from None
+        out[str(name)] = t.to("cpu").clone()
+    return out

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from course_utils.grading import comparison
+from course_utils.grading import comparison, replay
 from course_utils.grading.calls import gradients, inputs_digest, prepare_args, preserved_rng
 from course_utils.grading.guard import GradingTimeout, Outcome, deadline, describe_printed
 from course_utils.grading.observe import Observation, Observed
@@ -148,6 +148,8 @@ def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observatio
     if obs.kind == "timeout":
         return failed(f"your function did not finish within {obs.limit_s:g} seconds "
                       "and was stopped. Look for a loop that never ends.", diagnosis=ex.timeout_hint)
+    if obs.kind == "unreadable":  # a loop item whose return value the record could not be read from
+        return failed("what your loop returned could not be read.", details=obs.error)
     if obs.kind != "ok":
         details = "Traceback (your code):\n" + obs.error
         if "TypeError" in obs.error and ("argument" in obs.error or "positional" in obs.error):
@@ -165,6 +167,9 @@ def judge_case(ex: Exercise, case: Case, index: int, total: int, obs: Observatio
         return failed(f"your function modified its input {names} in place. The caller still needs those "
                       "values: work on a copy (e.g. `x = x.clone()`) or use out-of-place operations "
                       "(`x = x - 1` instead of `x -= 1`).")
+
+    if ex.outcome is not None:  # a loop item: lock-step replay of the answer on fresh inputs
+        return replay.judge_record(ex, case, obs.value, failed, DEBUG_NUDGE)
 
     # fresh arguments: a call may consume them (step or close an environment)
     expected, expected_grads = evaluate(ex, ex.answer, case, case.make_args())

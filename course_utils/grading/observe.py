@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 
 from course_utils.grading import comparison
-from course_utils.grading.calls import gradients, inputs_digest, prepare_args, preserved_rng
+from course_utils.grading.calls import gradients, inputs_digest, prepare_args, preserved_rng, read_record
 from course_utils.grading.guard import call_guarded
-from course_utils.grading.spec import Case, Exercise, ExtraCheck
+from course_utils.grading.spec import Case, Exercise, ExtraCheck, OutcomeError
 
 TOTAL_BUDGET_S = 20.0  # a whole check stops after this much learner time
 
@@ -31,7 +31,8 @@ __all__ = ["TOTAL_BUDGET_S", "Observation", "Observed", "observe_case", "observe
 class Observation:
     """What one guarded call of the learner's function did: plain data, no verdict.
 
-    ``kind`` is ``ok``, ``exception``, ``not_implemented`` or ``timeout`` (``error`` says more);
+    ``kind`` is ``ok``, ``exception``, ``not_implemented``, ``timeout`` or, for a loop item whose
+    return value could not be read, ``unreadable`` (``error`` says more);
     ``limit_s`` the time limit in seconds it ran under; ``printed`` the first characters it
     printed, ``printed_chars`` how many in all; ``mutated`` the inputs it changed in place;
     ``value`` what it returned (kept only when the call ended normally and changed nothing);
@@ -59,6 +60,7 @@ def observe_case(ex: Exercise, fn: Callable[..., Any], case: Case,
     """Call ``fn`` on fresh inputs of ``case`` under the guard, with ``min(ex.timeout_s, budget_s)``
     seconds; returns the observation and pristine copies of the inputs it was called with."""
     kwargs = case.make_args()
+    digest = inputs_digest(kwargs)  # before the call: a loop item changes its policy in place
     pristine = comparison.clone_inputs(kwargs)
     call_kwargs = prepare_args(ex, kwargs)
     limit = min(ex.timeout_s, budget_s)
@@ -66,13 +68,20 @@ def observe_case(ex: Exercise, fn: Callable[..., Any], case: Case,
     outcome = call_guarded(fn, call_kwargs, limit)
     obs = Observation(kind=outcome.kind, error=outcome.error, printed=outcome.printed,
                       printed_chars=outcome.printed_chars, timeout_enforced=outcome.timeout_enforced, limit_s=limit,
-                      digest=inputs_digest(pristine))
+                      digest=digest)
     if outcome.kind != "ok":
         return obs, pristine
-    obs.mutated = comparison.mutated_inputs(pristine, call_kwargs)
+    obs.mutated = [k for k in comparison.mutated_inputs(pristine, call_kwargs) if k not in ex.updates]
     # a changed requires_grad flag is a change to the caller's tensor too (theta.requires_grad_(True))
-    obs.mutated += [f"{k}.requires_grad" for k, flag in flags.items() if call_kwargs[k].requires_grad != flag]
+    obs.mutated += [f"{k}.requires_grad" for k, flag in flags.items()
+                    if call_kwargs[k].requires_grad != flag and k not in ex.updates]
     if obs.mutated:
+        return obs, pristine
+    if ex.outcome is not None:  # a loop item: what it left behind, read now (plain data)
+        try:
+            obs.value = read_record(ex, call_kwargs, outcome.value)
+        except OutcomeError as exc:
+            obs.kind, obs.error = "unreadable", str(exc)
         return obs, pristine
     obs.value = outcome.value
     if ex.grad_wrt and ex.returns != "float" and isinstance(outcome.value, torch.Tensor):

@@ -47,6 +47,11 @@ class ExtraCheck:
     timeout_s: float = 3.0
 
 
+class OutcomeError(Exception):
+    """Raised by a loop item's ``outcome`` when what the learner's loop returned cannot be read; its
+    message is shown to the learner as it is (say what was expected, e.g. "return a dict with the key 'obs'")."""
+
+
 @dataclass
 class Mistake:
     """A classic wrong answer, written as code, with the diagnosis a learner should read."""
@@ -68,7 +73,18 @@ class Exercise:
     ``kind`` is what the learner does: ``implement`` a function from its contract, ``derive`` a
     quantity on paper and enter it as a function, or ``debug`` a handed-out function whose bug
     is the catalogued mistake named by ``bug`` (the check then shows the failing case but not
-    that mistake's diagnosis, which would name the bug; the hints lead there).
+    that mistake's diagnosis, which would name the bug; the hints lead there), or write a
+    ``loop`` (an algorithm: a rollout, an update), graded by lock-step replay.
+
+    A ``loop`` item changes its arguments: ``updates`` names those it may change in place (a policy,
+    its optimizer, an environment; any other tensor argument changed in place is reported as for a
+    function), and ``outcome(args, returned)`` reads what the loop left behind, after the call, as an
+    ordered ``dict`` of named tensors (stored arrays, parameters after the update, statistics it
+    returned). That record is compared with the answer's, entry by entry and in order, on the same
+    freshly built inputs; ``record_axes`` names the axes of an entry for messages ("step 3, env 1").
+    ``outcome`` is trusted code of the checks, run on both sides of the batch grader's sandbox; it
+    raises :class:`OutcomeError` when the returned value cannot be read. A catalogued mistake of a
+    loop is a whole wrong loop; it is named when its record agrees with the learner's everywhere.
     """
 
     id: str
@@ -87,11 +103,14 @@ class Exercise:
     timeout_hint: str = ""
     returns: str = "tensor"  # "tensor" or "float"
     extra_checks: Sequence[ExtraCheck] = field(default_factory=tuple)
-    kind: str = "implement"  # "implement", "derive" or "debug"
+    kind: str = "implement"  # "implement", "derive", "debug" or "loop"
     bug: str = ""  # debug exercises: the name of the catalogued mistake the handed-out code makes
+    outcome: Optional[Callable[[dict[str, Any], Any], dict[str, Any]]] = None  # loop items: the record read after the call
+    updates: Sequence[str] = ()  # loop items: the arguments the loop may change in place
+    record_axes: dict[str, Sequence[str]] = field(default_factory=dict)  # loop items: axis names of record entries
 
 
-KINDS = ("implement", "derive", "debug", "predict")
+KINDS = ("implement", "derive", "debug", "loop", "predict")
 
 
 @dataclass

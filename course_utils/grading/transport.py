@@ -67,6 +67,8 @@ def to_plain(x: Any) -> Any:
                 "data": base64.b64encode(np.ascontiguousarray(x).tobytes()).decode("ascii")}
     if isinstance(x, (np.floating, np.integer, np.bool_)):
         return {"npscalar": np.dtype(type(x)).str, "value": x.item()}
+    if isinstance(x, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in x.items()):
+        return {"record": [[k[:MAX_TEXT], to_plain(v)] for k, v in x.items()]}  # a loop item's record, in order
     if isinstance(x, (list, tuple)):  # judged by its type only: a result must be a tensor
         return {"sequence": "tuple" if isinstance(x, tuple) else "list"}
     return {"opaque": type(x).__name__[:100]}
@@ -91,6 +93,15 @@ def from_plain(d: Any) -> Any:
         if dtype.kind not in _NUMPY_KINDS:
             raise ValueError(f"unexpected array dtype {dtype}")
         return np.frombuffer(base64.b64decode(d["data"]), dtype=dtype).reshape([int(n) for n in d["ndarray"]["shape"]]).copy()
+    if "record" in d:
+        record = {}
+        for entry in d["record"]:
+            name, value = entry
+            value = from_plain(value)
+            if not isinstance(value, torch.Tensor):
+                raise ValueError("a record entry must be a tensor")
+            record[str(name)] = value
+        return record
     if "sequence" in d:
         return () if d["sequence"] == "tuple" else []
     if "ndarray_of" in d:
