@@ -14,6 +14,8 @@
                      trust_region_step, softmax_fisher                              (ch. 06-07)
     surrogates       ppo_clip_loss, approx_kl, adaptive_kl_beta, clipped_value_loss,
                      explained_variance, grpo_loss                                  (ch. 08-09)
+    reinforce_loop   reinforce_step (loop)                                          (ch. 02)
+    grpo_loop        grpo_update (loop)                                             (ch. 09)
     language_models  sequence_log_prob, answer_mask, grpo_token_loss, kl_shaped_rewards (ch. 10)
 
 Each function is named after its exercise id (the two exceptions of chapter 06 have an alias
@@ -34,6 +36,7 @@ from course_utils.answers.episodes import run_episode, undiscounted_return
 from course_utils.answers.exact_mdp import discounted_visitation, policy_evaluation, q_values
 from course_utils.answers.exact_mdp import advantages as advantage_table
 from course_utils.answers.language_models import answer_mask, grpo_token_loss, kl_shaped_rewards, sequence_log_prob
+from course_utils.answers.grpo_loop import grpo_update
 from course_utils.answers.log_probs import (
     categorical_log_prob,
     gaussian_log_prob,
@@ -48,6 +51,7 @@ from course_utils.answers.policy_gradient import (
     two_action_optimal_baseline,
     value_loss,
 )
+from course_utils.answers.reinforce_loop import reinforce_step
 from course_utils.answers.returns import bootstrapped_returns, discounted_return, lambda_returns, reward_to_go
 from course_utils.answers.surrogates import (
     adaptive_kl_beta,
@@ -71,14 +75,14 @@ tabular_policy_evaluation = policy_evaluation
 __all__ = [
     "undiscounted_return", "run_episode",
     "categorical_log_prob", "gaussian_log_prob", "softmax_score", "score_gradient_gaussian_mean",
-    "discounted_return", "sample_actions", "pg_loss",
+    "discounted_return", "sample_actions", "pg_loss", "reinforce_step",
     "reward_to_go", "optimal_baseline", "two_action_optimal_baseline", "value_loss", "normalize_advantages",
     "td_residuals", "bootstrapped_returns", "a2c_loss",
     "gae", "k_step_advantage", "lambda_returns", "lambda_for_horizon",
     "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical", "softmax_fisher",
     "conjugate_gradient", "fisher_vector_product", "trust_region_step",
     "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss", "explained_variance",
-    "group_relative_advantages", "grpo_loss",
+    "group_relative_advantages", "grpo_loss", "grpo_update",
     "sequence_log_prob", "answer_mask", "grpo_token_loss", "kl_shaped_rewards",
     # helpers of the answers above (not exercises)
     "policy_evaluation", "q_values", "kl_diag_gaussian",
