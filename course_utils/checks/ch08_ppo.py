@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from torch import nn
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake
+from course_utils.grading.spec import Case, Exercise, Mistake, OutcomeError
 
 CHAPTER = "08 PPO"
 EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
@@ -379,4 +381,251 @@ EXERCISES.append(Exercise(
     ],
     success="CleanRL and Stable-Baselines3 log this number as explained_variance; the diagnostics lab below reads it "
             "alongside entropy, approximate KL and clip fraction.",
+))
+
+
+# ================================================================ loop items: PPO's update, then a whole PPO
+class CaseAgent(nn.Module):
+    """The actor-critic the loop items' cases hand in: two tanh MLPs (obs_dim -> hidden -> act_dim, and
+    -> 1), CleanRL's agent split into the three methods the loops call. ``act`` samples by the Gumbel-max
+    trick with noise that is a fixed function of the observation's bits, so that a rollout is the same
+    whether it acts on all N environments at once or on each in turn (no hidden random state)."""
+
+    def __init__(self, obs_dim: int = 4, act_dim: int = 2, hidden: int = 16) -> None:
+        super().__init__()
+        self.actor = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, act_dim))
+        self.critic = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(s): (B, obs_dim) -> (B,)."""
+        return self.critic(obs).squeeze(-1)
+
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor):
+        """(log pi(a|s) (B,), V(s) (B,), entropy of pi(.|s) (B,)) for obs (B, obs_dim), actions (B,)."""
+        logp_all = torch.log_softmax(self.actor(obs), -1)
+        logp = logp_all.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
+        return logp, self.value(obs), -(logp_all.exp() * logp_all).sum(-1)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """a ~ pi(.|s) for obs (B, obs_dim) -> (B,) int64, the noise a hash of each row's float32 bits."""
+        logits = self.actor(obs)
+        bits = obs.detach().to(torch.float32).contiguous().view(torch.int32).to(torch.int64)
+        h = (bits * torch.tensor([1_000_003, 998_244_353, 19_260_817, 2_654_435])[: bits.shape[-1]]).sum(-1)
+        k = torch.arange(1, logits.shape[-1] + 1)
+        u = (torch.remainder(h[:, None] * 40_503 + k * 2_246_822_519, 2**24).double() + 0.5) / 2**24
+        return (logits.double() - torch.log(-torch.log(u))).argmax(-1)
+
+
+def _agent_and_optimizer(seed: int, lr: float):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        agent = CaseAgent()
+    return agent, torch.optim.Adam(agent.parameters(), lr=lr)
+
+
+def _update_args(seed: int, M: int, epochs: int, sizes: list[int], lr: float = 0.01, clip_eps: float = 0.2,
+                 value_coef: float = 0.5, ent_coef: float = 0.01, max_grad_norm=0.5, target_kl=None,
+                 drift: float = 0.1):
+    """A batch of M transitions stored by a policy a little older than the agent's (log-probabilities
+    off by ~drift), with K = epochs shuffles of it split into minibatches of the given sizes."""
+    def make():
+        g = gen(seed)
+        agent, optimizer = _agent_and_optimizer(seed, lr)
+        obs = torch.randn(M, 4, generator=g)
+        actions = agent.act(obs)
+        with torch.no_grad():
+            logp_now, values, _ = agent.evaluate(obs, actions)
+        logp_old = logp_now + drift * torch.randn(M, generator=g)
+        advantages = torch.randn(M, generator=g) * 2 + 0.3
+        returns = values + advantages + 0.5 * torch.randn(M, generator=g)
+        minibatches = [list(torch.randperm(M, generator=g).split(sizes)) for _ in range(epochs)]
+        return dict(agent=agent, optimizer=optimizer, obs=obs, actions=actions, logp_old=logp_old,
+                    advantages=advantages, returns=returns, minibatches=minibatches, clip_eps=clip_eps,
+                    value_coef=value_coef, ent_coef=ent_coef, max_grad_norm=max_grad_norm, target_kl=target_kl)
+    return make
+
+
+def _update_cases():
+    return [
+        Case("2 epochs x 2 minibatches of 12, with gradient clipping and an entropy bonus",
+             _update_args(1810, M=24, epochs=2, sizes=[12, 12]),
+             shown="a batch of M = 24 transitions (obs (24, 4), 2 actions), stored log-probs of the policy that "
+                   "collected it; minibatches = 2 epochs of 2 index lists of 12; clip_eps = 0.2, value_coef = 0.5, "
+                   "ent_coef = 0.01, max_grad_norm = 0.5, target_kl = None; Adam, lr = 0.01"),
+        Case("4 epochs of 3 unequal minibatches: the KL early stop ends the update after epoch 2",
+             _update_args(1811, M=20, epochs=4, sizes=[7, 7, 6], lr=0.01, target_kl=0.007, max_grad_norm=None,
+                          ent_coef=0.0),
+             shown="M = 20, minibatches = 4 epochs of index lists of 7, 7 and 6; Adam, lr = 0.01; clip_eps = 0.2, "
+                   "value_coef = 0.5, ent_coef = 0, max_grad_norm = None, target_kl = 0.007: approx-KL over the whole "
+                   "batch is 0.0098 after epoch 1 and 0.0139 after epoch 2 (1.5 * target_kl = 0.0105)"),
+        Case("3 epochs x 4 minibatches of 8, clip_eps = 0.1, value_coef = 1, gradient clipping at 0.3",
+             _update_args(1812, M=32, epochs=3, sizes=[8, 8, 8, 8], clip_eps=0.1, value_coef=1.0, ent_coef=0.05,
+                          max_grad_norm=0.3, target_kl=1.0),
+             shown="M = 32, minibatches = 3 epochs of 4 index lists of 8; Adam, lr = 0.01; clip_eps = 0.1, "
+                   "value_coef = 1, ent_coef = 0.05, max_grad_norm = 0.3, target_kl = 1 (never reached)"),
+    ]
+
+
+def _stat(returned, key: str):
+    if isinstance(returned, dict):
+        if key not in returned:
+            raise OutcomeError(f"return a dict with the keys 'epochs', 'policy_loss' and 'value_loss' "
+                               f"('{key}' is missing).")
+        value = returned[key]
+    elif hasattr(returned, key):
+        value = getattr(returned, key)
+    else:
+        raise OutcomeError("return a dict with the keys 'epochs', 'policy_loss' and 'value_loss', not a "
+                           f"{type(returned).__name__}.")
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        if value.numel() != 1:
+            raise OutcomeError(f"'{key}' should be one number, not a tensor of shape {tuple(value.shape)}.")
+        value = value.reshape(())
+    return torch.as_tensor(float(value), dtype=torch.float64)
+
+
+def _params_record(agent: nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{name} after the update": p.detach().clone() for name, p in agent.named_parameters()}
+
+
+def _update_record(args, returned):
+    record = {"epochs run (returned)": _stat(returned, "epochs")}
+    record.update(_params_record(args["agent"]))
+    record["policy_loss of the last minibatch (returned)"] = _stat(returned, "policy_loss")
+    record["value_loss of the last minibatch (returned)"] = _stat(returned, "value_loss")
+    return record
+
+
+_LAYER_AXES = {f"{net}.{layer}.weight after the update": ("output", "input") for net in ("actor", "critic")
+               for layer in (0, 2)}
+_LAYER_AXES.update({f"{net}.{layer}.bias after the update": ("output",) for net in ("actor", "critic")
+                    for layer in (0, 2)})
+
+
+def _wrong_update(*, zero_grad=True, logp_old_from="stored", norm="minibatch", step_every="minibatch",
+                  kl_check="epoch", kl_factor=1.5, clip="before step", entropy_sign=-1.0, value_coef_used=True):
+    """PPO's update with one thing done wrong (the catalogued loop mistakes below)."""
+    def update(agent, optimizer, obs, actions, logp_old, advantages, returns, minibatches, clip_eps, value_coef,
+               ent_coef, max_grad_norm, target_kl):
+        epochs, stop = 0, False
+        if norm == "batch":
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if logp_old_from == "start of the update":
+            with torch.no_grad():
+                logp_old = agent.evaluate(obs, actions)[0]
+
+        def kl_too_far():
+            with torch.no_grad():
+                return float(answers.approx_kl(agent.evaluate(obs, actions)[0], logp_old)) > kl_factor * target_kl
+
+        for epoch_minibatches in minibatches:
+            epochs += 1
+            if step_every == "epoch":
+                optimizer.zero_grad()
+            for idx in epoch_minibatches:
+                logp, values, entropy = agent.evaluate(obs[idx], actions[idx])
+                adv = advantages[idx]
+                if norm == "minibatch":
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                old = logp.detach() if logp_old_from == "current policy" else logp_old[idx]
+                pi_loss = answers.ppo_clip_loss(logp, old, adv, clip_eps)
+                v_loss = ((values - returns[idx]) ** 2).mean()
+                loss = pi_loss + (value_coef if value_coef_used else 1.0) * v_loss + entropy_sign * ent_coef * entropy.mean()
+                if step_every == "minibatch":
+                    if zero_grad:
+                        optimizer.zero_grad()
+                    loss.backward()
+                    if max_grad_norm is not None and clip == "before step":
+                        nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+                    elif max_grad_norm is not None and clip == "per tensor":
+                        for p in agent.parameters():
+                            nn.utils.clip_grad_norm_([p], max_grad_norm)
+                    optimizer.step()
+                else:
+                    loss.backward()
+                if target_kl is not None and kl_check == "minibatch" and kl_too_far():
+                    stop = True
+                    break
+            if step_every == "epoch":
+                if max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+                optimizer.step()
+            if stop or (target_kl is not None and kl_check == "epoch" and kl_too_far()):
+                break
+        return {"epochs": epochs, "policy_loss": pi_loss.item(), "value_loss": v_loss.item()}
+    return update
+
+
+EXERCISES.append(Exercise(
+    id="ppo_update",
+    chapter=CHAPTER,
+    kind="loop",
+    title="PPO's update: epochs over minibatches of the clipped surrogate",
+    signature="ppo_update(agent, optimizer, obs (M, D), actions (M,), logp_old (M,), advantages (M,), returns (M,), "
+              "minibatches (K epochs of index lists), clip_eps, value_coef, ent_coef, max_grad_norm, target_kl) "
+              "-> {'epochs', 'policy_loss', 'value_loss'}",
+    answer=answers.ppo_update,
+    cases=_update_cases,
+    updates=("agent", "optimizer"),
+    outcome=_update_record,
+    record_axes=_LAYER_AXES,
+    mistakes=[
+        Mistake("zero_grad forgotten", _wrong_update(zero_grad=False),
+                "your loop never clears the gradients: each backward adds to what the previous minibatches left "
+                "in .grad, so from the second step on the optimiser follows the sum of all gradients so far. Zero "
+                "the gradients before each backward."),
+        Mistake("log-probs recomputed from the current policy", _wrong_update(logp_old_from="current policy"),
+                "your ratio compares the policy with itself: the log-probabilities below it were computed from the "
+                "current network (detached) at each minibatch, so the ratio is 1, nothing is ever clipped and the "
+                "update is a plain policy-gradient step every time. Divide by the probabilities STORED when the "
+                "batch was collected (logp_old)."),
+        Mistake("log-probs recomputed at the start of the update", _wrong_update(logp_old_from="start of the update"),
+                "your ratio is taken against log-probabilities recomputed from the network when the update began, "
+                "not against the ones stored with the batch. The loop must use logp_old as handed in: it is the "
+                "probability of the policy that chose those actions."),
+        Mistake("advantages normalised over the whole batch", _wrong_update(norm="batch"),
+                "your loop standardises the advantages once, over the whole batch. The contract standardises each "
+                "MINIBATCH's advantages on their own (their mean and std), just before its loss."),
+        Mistake("advantages not normalised", _wrong_update(norm="none"),
+                "your loop uses the advantages as they are: standardise each minibatch's advantages (subtract "
+                "their mean, divide by their std + 1e-8) before the clipped loss."),
+        Mistake("one optimiser step per epoch", _wrong_update(step_every="epoch"),
+                "your loop sums the minibatches' gradients and steps once per epoch. PPO takes one optimiser "
+                "step per MINIBATCH: zero the gradients, backward, clip, step, then the next minibatch."),
+        Mistake("KL early stop inside the epoch", _wrong_update(kl_check="minibatch"),
+                "your loop checks the KL after every minibatch and can stop in the middle of an epoch. The "
+                "contract checks it once per epoch, after the epoch's last minibatch, over the whole batch."),
+        Mistake("KL compared with target_kl itself", _wrong_update(kl_factor=1.0),
+                "your loop stops as soon as the KL passes target_kl; the contract (as Stable-Baselines3) allows "
+                "1.5 times the target before it stops."),
+        Mistake("gradient clipped per tensor", _wrong_update(clip="per tensor"),
+                "your loop clips each parameter tensor's gradient to max_grad_norm on its own. Clip the GLOBAL "
+                "norm, of all the parameters' gradients together, so that the step keeps its direction."),
+        Mistake("no gradient clipping", _wrong_update(clip="none"),
+                "your loop never clips the gradient: rescale all gradients together so that their global norm is "
+                "at most max_grad_norm, between backward and the optimiser step."),
+        Mistake("entropy bonus with the wrong sign", _wrong_update(entropy_sign=1.0),
+                "your loss adds ent_coef times the entropy, so minimising it makes the policy MORE certain. The "
+                "entropy is a bonus: subtract it from the loss."),
+        Mistake("value loss not weighted", _wrong_update(value_coef_used=False),
+                "your loss adds the value loss with weight 1: weight it by value_coef."),
+    ],
+    hints=[
+        "Write the update as two nested loops. What happens, in order, for one minibatch? And what does the loop "
+        "compare the new policy with: the network as it is now, or the probabilities stored with the batch?",
+        "For each minibatch: evaluate the current policy and critic on its transitions; standardise that "
+        "minibatch's advantages; build the clipped surrogate from the ratio against the stored logp_old, the "
+        "critic's squared error and the entropy bonus; clear the old gradients, backpropagate, clip the global "
+        "gradient norm, step. After each epoch (not each minibatch), measure the approximate KL over the whole "
+        "batch and stop if it is too large. Return what was asked of the last minibatch.",
+        "Per minibatch B: A_B <- (A_B - mean A_B) / (std A_B + 1e-8); r = exp(log pi_theta(a|s) - logp_old); "
+        "L = -mean min(r A_B, clip(r, 1 - eps, 1 + eps) A_B) + c_V mean (V - R)^2 - c_H mean H; one optimiser step "
+        "on L after clipping ||grad|| to max_grad_norm. After epoch k: stop if mean((r - 1) - log r) over all M "
+        "transitions > 1.5 target_kl.",
+    ],
+    success="This is the update of CleanRL's and Stable-Baselines3's PPO; the course's trainer "
+            "(course_utils/trainers/ppo.py) calls the same loop, and the capstone below puts it after your rollout.",
+    timeout_s=10.0, atol=1e-5, rtol=1e-4,
 ))
