@@ -629,3 +629,186 @@ EXERCISES.append(Exercise(
             "(course_utils/trainers/ppo.py) calls the same loop, and the capstone below puts it after your rollout.",
     timeout_s=10.0, atol=1e-5, rtol=1e-4,
 ))
+
+
+# ---------------------------------------------------------------- the capstone: a whole PPO
+def _capstone_args(seed: int, num_envs: int, num_steps: int, max_episode_steps: int, iterations: int,
+                   epochs: int, num_minibatches: int, target_kl=None, lr: float = 0.005):
+    """CartPole with same-step autoreset and a short time limit (episodes end by termination and by
+    truncation within the rollout), the case agent, Adam, and a seeded shuffler of minibatches."""
+    from course_utils.rl.rollout import SameStepCartPoleVectorEnv
+
+    def make():
+        agent, optimizer = _agent_and_optimizer(seed, lr)
+        envs = SameStepCartPoleVectorEnv(num_envs=num_envs, max_episode_steps=max_episode_steps)
+        g = gen(seed)
+
+        def minibatches(M: int):
+            """K epochs, each a random split of range(M) into num_minibatches index tensors."""
+            return [list(torch.randperm(M, generator=g).chunk(num_minibatches)) for _ in range(epochs)]
+
+        return dict(envs=envs, agent=agent, optimizer=optimizer, iterations=iterations, num_steps=num_steps,
+                    gamma=0.98, lam=0.8, clip_eps=0.2, minibatches=minibatches, value_coef=0.5, ent_coef=0.01,
+                    max_grad_norm=0.5, target_kl=target_kl, seed=seed)
+    return make
+
+
+def _capstone_cases():
+    return [
+        Case("one iteration: 4 CartPoles x 24 steps, episodes cut at 14 steps",
+             _capstone_args(1820, num_envs=4, num_steps=24, max_episode_steps=14, iterations=1, epochs=3,
+                            num_minibatches=2),
+             shown="envs: 4 CartPole-v1 with same-step autoreset and a time limit of 14 steps (so episodes end by "
+                   "termination and by truncation inside the rollout), reset with seed = 1820; iterations = 1, "
+                   "num_steps = 24, gamma = 0.98, lam = 0.8, clip_eps = 0.2, minibatches(M) = 3 epochs of 2 "
+                   "shuffled halves, value_coef = 0.5, ent_coef = 0.01, max_grad_norm = 0.5, target_kl = None"),
+        Case("two iterations: 3 CartPoles x 16 steps, episodes cut at 10 steps, KL early stop",
+             _capstone_args(1821, num_envs=3, num_steps=16, max_episode_steps=10, iterations=2, epochs=4,
+                            num_minibatches=3, target_kl=0.01),
+             shown="envs: 3 CartPole-v1 (same-step autoreset, time limit 10 steps), seed = 1821; iterations = 2 "
+                   "(the second rollout continues from where the first stopped), num_steps = 16, minibatches(M) = "
+                   "4 epochs of 3 shuffled thirds, target_kl = 0.01, the rest as in the first case"),
+    ]
+
+
+def _as_time_env(value, name: str, T: int, N: int) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(value.detach() if isinstance(value, torch.Tensor) else value), dtype=torch.float64)
+    if t.shape == (T, N):
+        return t
+    if t.shape == (N, T) and T != N:  # a per-environment layout: the same numbers
+        return t.T.contiguous()
+    if t.numel() == T * N:
+        return t.reshape(T, N)  # flattened time-major, as the batch
+    raise OutcomeError(f"'{name}' should hold the last rollout's {T} steps x {N} environments, shape ({T}, {N}); "
+                       f"yours has shape {tuple(t.shape)}.")
+
+
+def _capstone_record(args, returned):
+    keys = ("advantages", "returns", "episode_returns")
+    if not isinstance(returned, dict) or any(k not in returned for k in keys):
+        raise OutcomeError("return a dict with the keys 'advantages' and 'returns' (of the last rollout, (T, N)) "
+                           "and 'episode_returns' (the returns of the episodes that ended, in order).")
+    T, N = args["num_steps"], args["envs"].num_envs
+    record = {"advantages of the last rollout": _as_time_env(returned["advantages"], "advantages", T, N),
+              "returns of the last rollout": _as_time_env(returned["returns"], "returns", T, N)}
+    episodes = returned["episode_returns"]
+    record["episode returns"] = torch.as_tensor(
+        [float(x) for x in (episodes.reshape(-1).tolist() if hasattr(episodes, "reshape") else episodes)],
+        dtype=torch.float64)
+    record.update(_params_record(args["agent"]))
+    return record
+
+
+def _wrong_capstone(*, truncation="bootstrap final obs", store="current", dones=True, last_value=True,
+                    reset_each_iteration=False, flatten="time-major"):
+    """A whole PPO with one thing done wrong (the catalogued mistakes of the capstone)."""
+    def capstone(envs, agent, optimizer, iterations, num_steps, gamma, lam, clip_eps, minibatches, value_coef,
+                 ent_coef, max_grad_norm, target_kl, seed):
+        T, N = num_steps, envs.num_envs
+        next_obs = torch.as_tensor(envs.reset(seed=seed)[0], dtype=torch.float32)
+        running, episode_returns = np.zeros(N), []
+        for it in range(iterations):
+            if reset_each_iteration and it > 0:
+                next_obs = torch.as_tensor(envs.reset(seed=seed)[0], dtype=torch.float32)
+                running[:] = 0.0
+            obs = torch.zeros(T, N, 4)
+            actions = torch.zeros((T, N), dtype=torch.long)
+            logp_old, values, rewards, ends = (torch.zeros(T, N) for _ in range(4))
+            for t in range(T):
+                with torch.no_grad():
+                    actions[t] = agent.act(next_obs)
+                    logp_old[t], values[t], _ = agent.evaluate(next_obs, actions[t])
+                raw, reward, terminated, truncated, info = envs.step(actions[t].numpy())
+                truncated = truncated & ~terminated
+                rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
+                boot = {"bootstrap final obs": truncated, "none": np.zeros(N, bool),
+                        "every end": terminated | truncated, "reset obs": truncated}[truncation]
+                if boot.any():
+                    final = torch.as_tensor(raw[boot] if truncation == "reset obs" else
+                                            np.stack(info["final_obs"][boot]), dtype=torch.float32)
+                    with torch.no_grad():
+                        rewards[t, torch.as_tensor(boot)] += gamma * agent.value(final)
+                ends[t] = torch.as_tensor(terminated | truncated, dtype=torch.float32)
+                new_obs = torch.as_tensor(raw, dtype=torch.float32)
+                obs[t] = new_obs if store == "next" else next_obs
+                next_obs = new_obs
+                running += reward
+                for i in np.flatnonzero(terminated | truncated):
+                    episode_returns.append(float(running[i]))
+                    running[i] = 0.0
+            if store == "next":  # the stored states must match the log-probs and values used
+                with torch.no_grad():
+                    logp_old, values, _ = (x.reshape(T, N) for x in agent.evaluate(obs.reshape(T * N, -1),
+                                                                                   actions.reshape(-1)))
+            with torch.no_grad():
+                last = agent.value(next_obs) if last_value else torch.zeros(N)
+            advantages = answers.gae(rewards, values, ends if dones else torch.zeros(T, N), last, gamma, lam)
+            returns = advantages + values
+            flat = (lambda x: x.reshape(T * N, *x.shape[2:])) if flatten == "time-major" else (
+                lambda x: x.transpose(0, 1).reshape(T * N, *x.shape[2:]))
+            answers.ppo_update(agent, optimizer, flat(obs), flat(actions), flat(logp_old), flat(advantages),
+                               flat(returns), minibatches(T * N), clip_eps, value_coef, ent_coef, max_grad_norm,
+                               target_kl)
+        return {"advantages": advantages, "returns": returns, "episode_returns": episode_returns}
+    return capstone
+
+
+EXERCISES.append(Exercise(
+    id="ppo_capstone",
+    chapter=CHAPTER,
+    kind="loop",
+    title="capstone: your whole PPO (rollout, GAE, update)",
+    signature="ppo_capstone(envs, agent, optimizer, iterations, num_steps, gamma, lam, clip_eps, minibatches, "
+              "value_coef, ent_coef, max_grad_norm, target_kl, seed) -> {'advantages', 'returns', 'episode_returns'}",
+    answer=answers.ppo_capstone,
+    cases=_capstone_cases,
+    updates=("agent", "optimizer", "envs"),
+    outcome=_capstone_record,
+    record_axes={"advantages of the last rollout": ("step", "env"), "returns of the last rollout": ("step", "env"),
+                 "episode returns": ("episode",), **_LAYER_AXES},
+    mistakes=[
+        Mistake("truncation treated as termination", _wrong_capstone(truncation="none"),
+                "your rollout treats an episode cut by the time limit like one that terminated: nothing is "
+                "bootstrapped, so the advantage of its last step acts as if the cart's future were worth 0. Add "
+                "gamma V(final observation) to the reward of a truncated step (the episode's last observation is in "
+                "info['final_obs'])."),
+        Mistake("value bootstrapped from the reset observation", _wrong_capstone(truncation="reset obs"),
+                "your rollout bootstraps a truncated episode from the observation that step returned, which under "
+                "same-step autoreset is already the FIRST observation of the next episode. Use the ended episode's "
+                "last observation, info['final_obs'][i]."),
+        Mistake("termination bootstrapped too", _wrong_capstone(truncation="every end"),
+                "your rollout adds gamma V(final observation) at every episode end, terminations included. A "
+                "terminated episode has no future: bootstrap only the truncated ones."),
+        Mistake("next observation stored", _wrong_capstone(store="next"),
+                "your rollout stores the observation that step() returned, s_{t+1}, next to the action taken in "
+                "s_t. Store the state the action was chosen in, before stepping."),
+        Mistake("episode ends ignored by GAE", _wrong_capstone(dones=False),
+                "your GAE runs across episode boundaries: the next row of the rollout already belongs to a new "
+                "episode. Pass dones = terminated or truncated, so that each end cuts the sum."),
+        Mistake("no bootstrap at the rollout's end", _wrong_capstone(last_value=False),
+                "your GAE starts from last_value = 0, as if every episode ended with the rollout. The episodes "
+                "still running go on: bootstrap them with V of the observation after the last step."),
+        Mistake("environments reset at every iteration", _wrong_capstone(reset_each_iteration=True),
+                "your loop resets the environments before each rollout. Reset once, then let each rollout continue "
+                "from the observation the previous one ended on (the episodes in progress are not over)."),
+        Mistake("batch flattened env-major", _wrong_capstone(flatten="env-major"),
+                "your batch is flattened environment by environment, so the minibatch indices pick other "
+                "transitions than the course's. Flatten (T, N) time-major: row t * N + n (tensor.reshape(T * N, "
+                "...) on the (T, N) storage)."),
+    ],
+    hints=[
+        "Which arrays does one rollout have to fill for GAE and for the update, and at which moment of a step is "
+        "each of them known? What is different about a step at which an episode was cut by the time limit?",
+        "Reset once. Each iteration: for T steps, store the current observation, act, store the action, its "
+        "log-probability and the value of the current state, step all environments, store the reward and whether "
+        "the episode ended; for an episode cut by the time limit, add the discounted value of its last "
+        "observation (in info['final_obs']) to that reward. Then GAE over the rollout, bootstrapped with the value "
+        "of the observation after the last step; returns = advantages + values; flatten time-major and call your "
+        "ppo_update with this iteration's minibatches.",
+        "r_t <- r_t + gamma V(s^final_t) if truncated_t; d_t = terminated_t or truncated_t; A = GAE(r, V(s_0..s_T-1), "
+        "d, V(s_T), gamma, lam); hat R = A + V; the batch's row t * N + n is (s_t^n, a_t^n, log pi_old, A, hat R).",
+    ],
+    success="That is PPO, end to end, in your own code: the cell below trains it on CartPole and places the run "
+            "among the course's reference seeds.",
+    timeout_s=20.0, atol=1e-5, rtol=1e-4,
+))
