@@ -10,6 +10,13 @@ and re-wrapping do not count), stored as ``graded_code``. Running ``check(...)``
 ``course check`` on the saved workbook, therefore updates the status without adding an attempt,
 and so does a copy of the same function in a later workbook (``kl_categorical`` in workbook 07).
 A grading whose code cannot be read (a lambda, a function built by ``exec``) counts as an attempt.
+
+**Written derivations are self-assessed.** A derivation written on paper is not graded by the course:
+the learner commits (the model answer is shown from then on), then scores their answer against a
+short rubric. :func:`record_self_assessment` keeps both in the entry: ``status`` is ``"committed"``,
+then ``"self_assessed"`` with ``self_assessed = {"met": [rubric points, from 1], "out_of": n, "at": time}``
+(a later score replaces an earlier one; the commitment's time stays). The report lists them with
+``self k/n``, never as passed.
 """
 from __future__ import annotations
 
@@ -120,6 +127,36 @@ def record_prediction(prediction_id: str, choice: str, correct: bool,
     return None, now
 
 
+def record_self_assessment(written_id: str, met: Optional[list[int]] = None, out_of: int = 0,
+                           path: Optional[Path] = None) -> dict[str, Any]:
+    """Record a written derivation: the commitment (``met`` None: the learner has written an answer and
+    now reads the model one), or the rubric points their answer meets (numbers from 1, out of
+    ``out_of``). Returns the entry as recorded."""
+    data, _ = load(path)
+    entry = data["exercises"].setdefault(written_id, {"attempts": 0, "status": "not_started"})
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    entry.setdefault("committed_at", now)
+    if met is None:
+        if entry.get("status") != "self_assessed":
+            entry["status"] = "committed"
+    else:
+        entry["self_assessed"] = {"met": sorted({int(k) for k in met}), "out_of": int(out_of), "at": now}
+        entry["status"] = "self_assessed"
+    try:
+        save(data, path)
+    except OSError:
+        pass
+    return dict(entry)
+
+
+def self_score(entry: Mapping[str, Any]) -> Optional[tuple[int, int]]:
+    """(points met, out of) of a self-assessed entry, else None."""
+    scored = entry.get("self_assessed")
+    if not isinstance(scored, Mapping):
+        return None
+    return len(scored.get("met", [])), int(scored.get("out_of", 0))
+
+
 def next_hint_level(exercise_id: str, n_levels: int, path: Optional[Path] = None, at_least: int = 0) -> int:
     """The next hint level to show (and record it as seen); ``at_least`` records a level asked directly."""
     data, _ = load(path)
@@ -149,13 +186,23 @@ def mark_solution_seen(exercise_id: str, path: Optional[Path] = None) -> None:
 class ProgressReport:
     """The whole course at a glance: a table per chapter with one mark per exercise."""
 
-    MARKS = {"passed": "done", "failed": "trying", "not_implemented": "started", "not_started": "-"}
+    MARKS = {"passed": "done", "failed": "trying", "not_implemented": "started", "not_started": "-",
+             "committed": "unscored", "self_assessed": "self"}
+    DONE = ("passed", "self_assessed")  # a self-assessed derivation counts as done, shown with its own score
 
     def __init__(self, rows: list[tuple[str, str, str, int]], warning: Optional[str],
-                 help_used: Optional[dict[str, str]] = None) -> None:
+                 help_used: Optional[dict[str, str]] = None,
+                 self_scores: Optional[dict[str, tuple[int, int]]] = None) -> None:
         self.rows = rows  # (chapter, exercise id, status, attempts)
         self.warning = warning
         self.help_used = help_used or {}  # {exercise id: "2 hints, answer shown"}
+        self.self_scores = self_scores or {}  # {written derivation id: (points met, out of)}
+
+    def _mark(self, ex_id: str, status: str) -> str:
+        if ex_id in self.self_scores:
+            met, out_of = self.self_scores[ex_id]
+            return f"self {met}/{out_of}"
+        return self.MARKS.get(status, status)
 
     def chapters(self) -> dict[str, list[tuple[str, str, int]]]:
         out: dict[str, list[tuple[str, str, int]]] = {}
@@ -165,30 +212,31 @@ class ProgressReport:
 
     @property
     def done(self) -> int:
-        return sum(1 for r in self.rows if r[2] == "passed")
+        return sum(1 for r in self.rows if r[2] in self.DONE)
 
     def __repr__(self) -> str:
-        lines = [f"Course progress: {self.done} of {len(self.rows)} exercises and predictions done"]
+        lines = [f"Course progress: {self.done} of {len(self.rows)} exercises, predictions and derivations done"]
         for chapter, items in self.chapters().items():
-            n = sum(1 for _, s, _ in items if s == "passed")
+            n = sum(1 for _, s, _ in items if s in self.DONE)
             bar = "#" * n + "." * (len(items) - n)
             lines.append(f"\n{chapter}  [{bar}] {n}/{len(items)}")
             for ex_id, status, attempts in items:
                 tries = f"{attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
                 used = f" ({self.help_used[ex_id]})" if ex_id in self.help_used else ""
-                lines.append(f"  {self.MARKS.get(status, status):8s} {ex_id:32s} {tries}{used}".rstrip())
+                lines.append(f"  {self._mark(ex_id, status):8s} {ex_id:32s} {tries}{used}".rstrip())
         if self.warning:
             lines.append("\n" + self.warning)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebook display
-        colours = {"passed": "#2e7d32", "failed": "#e65100", "not_implemented": "#455a64", "not_started": "#9e9e9e"}
-        parts = [f"<div><b>Course progress:</b> {self.done} of {len(self.rows)} exercises and predictions done</div>",
+        colours = {"passed": "#2e7d32", "failed": "#e65100", "not_implemented": "#455a64", "not_started": "#9e9e9e",
+                   "committed": "#455a64", "self_assessed": "#1565c0"}
+        parts = [f"<div><b>Course progress:</b> {self.done} of {len(self.rows)} exercises, predictions and derivations done</div>",
                  "<table style='border-collapse:collapse'>"]
         for chapter, items in self.chapters().items():
-            n = sum(1 for _, s, _ in items if s == "passed")
+            n = sum(1 for _, s, _ in items if s in self.DONE)
             cells = "".join(
-                f"<span title='{html.escape(ex_id)}: {html.escape(status)}' style='display:inline-block;width:14px;"
+                f"<span title='{html.escape(ex_id)}: {html.escape(self._mark(ex_id, status))}' style='display:inline-block;width:14px;"
                 f"height:14px;margin:1px;border-radius:3px;background:{colours.get(status, '#9e9e9e')}'></span>"
                 for ex_id, status, _ in items)
             names = ", ".join(f"<code style='color:{colours.get(s, '#9e9e9e')}'>{html.escape(i)}</code>"
@@ -199,21 +247,29 @@ class ProgressReport:
                          f"<td style='padding-left:10px;text-align:left;font-size:85%'>{names}</td></tr>")
         parts.append("</table>")
         parts.append("<div style='font-size:85%'>green: passed &middot; orange: attempted, not passed yet &middot; "
-                     "grey: not started</div>")
+                     "blue: a written derivation you scored yourself &middot; grey: not started</div>")
         if self.warning:
             parts.append(f"<div style='color:#e65100'>{html.escape(self.warning)}</div>")
         return "".join(parts)
 
 
-def report(exercises: Mapping[str, Any], path: Optional[Path] = None) -> ProgressReport:
-    """The progress through ``exercises`` ({id: Exercise} in course order, the catalogue's registry)."""
+def report(exercises: Mapping[str, Any], path: Optional[Path] = None,
+           written: Optional[Mapping[str, Any]] = None) -> ProgressReport:
+    """The progress through ``exercises`` ({id: Exercise} in course order, the catalogue's registry) and
+    the ``written`` derivations ({id: item with a ``chapter``}), listed in their chapters."""
     data, warning = load(path)
     rows = []
     for ex_id, ex in exercises.items():
         entry = data["exercises"].get(ex_id, {})
         rows.append((ex.chapter, ex_id, entry.get("status", "not_started"), int(entry.get("attempts", 0))))
+    scores = {}
+    for w_id, item in (written or {}).items():
+        entry = data["exercises"].get(w_id, {})
+        rows.append((item.chapter, w_id, entry.get("status", "not_started"), 0))
+        if (score := self_score(entry)) is not None:
+            scores[w_id] = score
     return ProgressReport(rows, warning, {ex_id: text for ex_id in exercises
-                                          if (text := help_used(data["exercises"].get(ex_id, {})))})
+                                          if (text := help_used(data["exercises"].get(ex_id, {})))}, scores)
 
 
 def help_used(entry: Mapping[str, Any]) -> str:

@@ -15,7 +15,13 @@ A *debug* exercise hands out a realistic buggy version instead of a stub: after 
 a ``### BEGIN BUGGY`` / ``### END BUGGY`` region holds the buggy lines commented out with
 ``# `` (so the solved workbook runs the fixed code). The release drops the solution and
 uncomments the buggy lines. A *predict* cell (tagged ``predict``) commits the solved workbook's
-choice, ``predict("id", "b")``; the learner's copy asks instead, ``predict("id")``. Markdown answers use
+choice, ``predict("id", "b")``; the learner's copy asks instead, ``predict("id")``. A cell tagged
+``after-commit`` (the demo under a prediction, a result stated after it, a model proof) is handed
+out collapsed: ``metadata.jupyter.source_hidden`` is true (JupyterLab shows a bar the learner
+clicks to open it) and, like every code cell, it has no outputs, so nothing it says or prints is
+on screen before the learner commits. A cell tagged ``self-assess`` scores a written derivation in the
+solved workbook, ``self_assess("id", met=[1, 2, 3])``; the learner's copy commits first, ``self_assess("id")``.
+Markdown answers use
 ``<!-- BEGIN SOLUTION -->`` / ``<!-- END SOLUTION -->``. Cells tagged ``solution-only`` are
 dropped. Every code cell's outputs and execution count are cleared (the learner runs them), cell
 ids are kept, and the JSON is written deterministically, so ``release --check`` can tell whether
@@ -56,10 +62,12 @@ END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
 BUGGY_BEGIN = re.compile(r"^[ \t]*### BEGIN BUGGY[ \t]*$")
 BUGGY_END = re.compile(r"^[ \t]*### END BUGGY[ \t]*$")
 PREDICT_CALL = re.compile(r"""predict\((?P<id>\s*["'][A-Za-z_0-9]+["'])\s*,\s*["'][^"']*["']\s*\)""")
+SELF_ASSESS_CALL = re.compile(r"""self_assess\((?P<id>\s*["'][A-Za-z_0-9]+["'])\s*,\s*met\s*=\s*\[[^\]]*\]\s*\)""")
 MD_REGION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.DOTALL)
 STUB_MESSAGE = "Write your code here, then run the check below."
 MD_STUB = "*Write your answer here.*"
 FINGERPRINT_KEY = "cells_sha256"  # in metadata["course"]: the sha256 of the workbook's work as released
+AFTER_COMMIT = "after-commit"  # the tag of a cell handed out collapsed, to be opened after a commitment
 BACKUP_FOLDER = ".backup"  # under exercises/: where --force keeps a worked-in workbook before replacing it
 
 
@@ -161,6 +169,8 @@ def release_notebook(solution: dict, name: str = "") -> dict:
             src = strip_code(src, f"{name} cell {i}")
             if "predict" in tags:
                 src = PREDICT_CALL.sub(r"predict(\g<id>)", src)
+            if "self-assess" in tags:
+                src = SELF_ASSESS_CALL.sub(r"self_assess(\g<id>)", src)
             cell["outputs"] = []
             cell["execution_count"] = None
             cell.get("metadata", {}).pop("execution", None)  # when the solved one last ran: not the learner's
@@ -168,6 +178,8 @@ def release_notebook(solution: dict, name: str = "") -> dict:
             if src.count("<!-- BEGIN SOLUTION -->") != src.count("<!-- END SOLUTION -->"):
                 raise ReleaseError(f"{name} cell {i}: unpaired markdown solution markers")
             src = MD_REGION.sub(MD_STUB, src)
+        if AFTER_COMMIT in tags:
+            cell.setdefault("metadata", {}).setdefault("jupyter", {})["source_hidden"] = True
         cell["source"] = _lines(src)
         cells.append(cell)
     nb["cells"] = cells
@@ -177,6 +189,29 @@ def release_notebook(solution: dict, name: str = "") -> dict:
                       FINGERPRINT_KEY: work_fingerprint(nb)}
     meta.pop("widgets", None)  # saved widget state belongs to an executed notebook
     return nb
+
+
+def shown_before_commit(nb: dict) -> list[int]:
+    """Indices of the cells between a ``predict`` cell and the ``reveal(...)`` of its question that are
+    not tagged ``after-commit``: what a learner would read (a demo's code, its claim texts) before
+    committing. A workbook whose demos are hidden until the commitment returns []."""
+    shown: list[int] = []
+    asking: str | None = None
+    for i, cell in enumerate(nb.get("cells", [])):
+        tags = cell.get("metadata", {}).get("tags", [])
+        src = _source(cell)
+        if "predict" in tags:
+            m = re.search(r"""predict\(\s*["']([A-Za-z_0-9]+)["']""", src)
+            asking = m.group(1) if m else None
+            continue
+        if asking is None:
+            continue
+        if re.search(r"""reveal\(\s*["']%s["']""" % asking, src):
+            asking = None
+            continue
+        if AFTER_COMMIT not in tags:
+            shown.append(i)
+    return shown
 
 
 def _work(cell: dict) -> dict:

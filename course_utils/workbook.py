@@ -1,4 +1,5 @@
-"""The learner's API, what workbook cells call: ``check``, ``hint``, ``solution``, ``progress`` and ``ready``.
+"""The learner's API, what workbook cells call: ``check``, ``hint``, ``solution``, ``progress``, ``ready``, and
+``self_assess`` under a written derivation.
 
 ``check`` grades through :mod:`course_utils.catalogue`, shows the feedback of
 :mod:`course_utils.grading.result` and records progress (:mod:`course_utils.progress_store`).
@@ -190,8 +191,10 @@ def hint(exercise_id: str | Callable[..., Any], level: Optional[int] = None) -> 
 
 
 def progress() -> None:
-    """Show which exercises and predictions of the whole course you have done."""
-    rep = _progress.report(items())
+    """Show which exercises, predictions and written derivations of the whole course you have done."""
+    from course_utils.answers.written import WRITTEN
+
+    rep = _progress.report(items(), written=WRITTEN)
     _display(rep, repr(rep))
 
 
@@ -266,4 +269,104 @@ def _solution_button(exercise_id: str) -> bool:
     button.on_click(on_click)
     display(widgets.HTML(f"This shows the course's answer to <code>{exercise_id}</code> and records in your progress "
                          f"that you saw it. Have you tried <code>hint('{exercise_id}')</code>?"), button, out)
+    return True
+
+
+# ---- written derivations: commit, read the model answer, score your own -------------------------------------
+
+def _written(written_id: str) -> Any:
+    from course_utils.answers.written import WRITTEN  # (the model answers live in the answer key)
+
+    return WRITTEN.get(written_id)
+
+
+class _ModelAnswer:
+    """The model answer of a written derivation and its rubric (markdown with math in JupyterLab);
+    ``met``: the rubric points the learner ticked, when scored."""
+
+    def __init__(self, item: Any, met: Optional[list[int]] = None) -> None:
+        self.item, self.met = item, met
+
+    def _rubric_lines(self) -> list[str]:
+        ticks = set(self.met or [])
+        return [f"{'[x]' if k in ticks else '[ ]' if self.met is not None else f'{k}.'} {point}"
+                for k, point in enumerate(self.item.rubric, 1)]
+
+    def _score(self) -> str:
+        if self.met is None:
+            return (f"Score your answer: tick the points it makes, then record them, or write "
+                    f"`self_assess(\"{self.item.id}\", met=[1, 3])` with the numbers of the points it makes.")
+        return (f"Recorded as self-assessed: {len(self.met)} of {len(self.item.rubric)} points. A point you missed "
+                "is worth writing out again from the model answer, in your own words.")
+
+    def __repr__(self) -> str:
+        return "\n".join([f"Model answer: {self.item.title}", self.item.model, "", "Rubric:", *self._rubric_lines(),
+                          "", self._score()])
+
+    def _repr_markdown_(self) -> str:
+        rubric = "\n".join(f"* {line}" if self.met is not None else f"{line}" for line in self._rubric_lines())
+        return (f"**Model answer: {self.item.title}**\n\n{self.item.model}\n\n**Rubric** (what a complete answer "
+                f"does)\n\n{rubric}\n\n{self._score()}")
+
+
+def self_assess(written_id: str, met: Optional[list[int]] = None) -> None:
+    """A written derivation: commit, read the model answer, score your own answer against its rubric.
+
+    ``self_assess("id")`` under your written answer: in JupyterLab a button, "I have written my answer",
+    then the model answer with a checkbox per rubric point and a button that records your score (without
+    widgets the model answer shows at once, and you score with ``met``). ``self_assess("id", met=[1, 3])``
+    records that your answer makes points 1 and 3 (a later score replaces it). The progress file keeps
+    the commitment and the score as *self-assessed*; ``progress()`` lists it as "self 2/4". Nobody
+    grades it but you.
+    """
+    item = _written(written_id)
+    if item is None:
+        print(f"There is no written derivation called {written_id!r}.")
+        return
+    if met is not None:
+        points = sorted({int(k) for k in met if 1 <= int(k) <= len(item.rubric)})
+        _progress.record_self_assessment(written_id, points, len(item.rubric))
+        _display(_ModelAnswer(item, points), repr(_ModelAnswer(item, points)))
+        return
+    entry = _progress.load()[0]["exercises"].get(written_id, {})
+    if _in_kernel() and not strict_mode() and _self_assess_buttons(item, committed="committed_at" in entry):
+        return
+    _progress.record_self_assessment(written_id)
+    _display(_ModelAnswer(item), repr(_ModelAnswer(item)))
+
+
+def _self_assess_buttons(item: Any, committed: bool) -> bool:
+    """Commit button, then the model answer with a checkbox per rubric point and a record button."""
+    try:
+        import ipywidgets as widgets
+        from IPython.display import display
+    except ImportError:
+        return False
+    out = widgets.Output()
+    commit = widgets.Button(description="I have written my answer: show the model answer", button_style="primary",
+                            layout=widgets.Layout(width="auto"))
+    boxes = [widgets.Checkbox(value=False, description=f"{k}. {point}", indent=False,
+                              layout=widgets.Layout(width="auto")) for k, point in enumerate(item.rubric, 1)]
+    record = widgets.Button(description="Record my score", layout=widgets.Layout(width="auto"))
+
+    def show_model(_: Any = None) -> None:
+        commit.disabled = True
+        _progress.record_self_assessment(item.id)
+        with out:
+            display(_ModelAnswer(item))
+            display(widgets.VBox(boxes), record)
+
+    def on_record(_: Any) -> None:
+        met = [k for k, box in enumerate(boxes, 1) if box.value]
+        _progress.record_self_assessment(item.id, met, len(item.rubric))
+        record.description = f"Recorded: {len(met)} of {len(item.rubric)} (press again after a change)"
+
+    commit.on_click(show_model)
+    record.on_click(on_record)
+    if committed:
+        display(out)
+        show_model()
+    else:
+        display(widgets.HTML(f"<b>{item.title}</b>: write your answer in the cell above first. The model answer "
+                             "and its rubric show when you commit."), commit, out)
     return True

@@ -15,22 +15,27 @@ WHAT_BROKE = {"a": "the learning rate is 30 times too large (3e-2 instead of 1e-
 
 PREDICTIONS = [
     Prediction(
-        id="score_constant_shift",
+        id="score_constant_shift",  # (the id of an earlier question, kept so that progress files still match)
         chapter="01 The log-derivative trick",
-        title="add a constant to f",
-        question="You estimate d/dmu E[f(x)], x ~ N(mu, sigma^2), with the score-function estimator, once for "
-                 "f(x) = x^2 and once for f(x) = x^2 + 100, on the same samples. Over many batches, compared "
-                 "with f = x^2, the estimates for f = x^2 + 100 have...",
-        choices={"a": "the same mean and the same spread",
-                 "b": "the same mean and a much larger spread",
-                 "c": "a mean shifted by about 100 and the same spread",
-                 "d": "a shifted mean and a larger spread"},
+        title="a function with a jump",
+        question="f(x) = 1 when x > 0, else 0: a step, flat everywhere except at the jump. At mu = 0, sigma = 1 the "
+                 "exact d/dmu E[f(x)] is the slope of P(x > 0), about 0.40. On the same 100,000 samples you compute "
+                 "two estimates: your score-function estimator, and autograd through f(mu + sigma xi), the pathwise "
+                 "gradient of the lesson's section 7 (f written with torch operations that autograd differentiates "
+                 "wherever the step is flat). They come out about...",
+        choices={"a": "both 0.40: both estimators are unbiased",
+                 "b": "score function 0.40, pathwise 0",
+                 "c": "score function 0, pathwise 0.40",
+                 "d": "both 0: f is flat almost everywhere"},
         answer="b",
-        explanation="The score has mean zero, E[(x - mu) / sigma^2] = 0, so the constant adds nothing on average: "
-                    "the gradient of E[f] does not depend on a constant in f. But each sample now carries "
-                    "100 (x - mu) / sigma^2, a large term of random sign, and the batch average of such terms "
-                    "is very noisy. Subtracting a constant before weighting the score (a baseline, chapter 03) "
-                    "is the cure.",
+        explanation="The pathwise gradient averages f'(mu + sigma xi), and f' is 0 at every sample (no sample lands on "
+                    "the jump exactly): it is 0 on every batch, however many samples, while the true derivative is "
+                    "the density at the jump, 1 / sqrt(2 pi) = 0.399. Moving mu changes E[f] only through how much "
+                    "probability crosses the jump, which no derivative of f sees. The score-function estimator never "
+                    "differentiates f: it weights the values f(x) by (x - mu) / sigma^2, so it sees the jump through "
+                    "which samples score 1. Its unbiasedness needs only that the density is differentiable in mu; "
+                    "the pathwise estimator also needs f to be differentiable, and a reward that jumps (a goal "
+                    "reached or not, a pole that falls) is not.",
     ),
     Prediction(
         id="batch_size_spread",
@@ -46,25 +51,27 @@ PREDICTIONS = [
                     "shrink the variance of each term instead.",
     ),
     Prediction(
-        id="baseline_mean_and_spread",
+        id="baseline_mean_and_spread",  # (the id of an earlier question, kept so that progress files still match)
         chapter="03 Reward-to-go and baselines",
-        title="what a constant baseline changes",
-        question="A two-armed bandit plays arm 1 with probability p = 0.3; arm 0 pays 10 and arm 1 pays 11, "
-                 "each plus noise of standard deviation 1. You weight the score by (R - b) with a constant b "
-                 "equal to the average reward (10.3), instead of by R. Over many samples, the gradient "
-                 "estimate's mean and variance...",
-        choices={"a": "mean unchanged, variance smaller",
-                 "b": "mean moves towards zero, variance smaller",
-                 "c": "both unchanged",
-                 "d": "mean unchanged, variance larger"},
-        answer="a",
-        explanation="E[b grad log pi(a)] = b sum_a grad pi(a) = b grad 1 = 0, so any constant b leaves the mean "
-                    "alone. The variance is E[g^2 (R - b)^2] - (mean)^2, a quadratic in b. Here the rewards share "
-                    "a large common part (10), and b = 10.3 removes it from every weight: the variance falls "
-                    "about a hundredfold. That is this bandit, not a rule: where the common part is small, the "
-                    "average can overshoot the best b and raise the variance (lesson 03's laboratory: 0.28 with "
-                    "the average return subtracted from the reward-to-go, 0.23 without). The exercise derives "
-                    "the b that minimises the variance.",
+        title="the batch's own mean as the baseline",
+        question="A two-armed bandit plays arm 1 with probability p = 0.3; arm 0 pays 10 and arm 1 pays 11, each "
+                 "plus noise of standard deviation 1. The true gradient along its logit is p (1 - p) (11 - 10) = 0.21. "
+                 "Samples come in batches of M = 4, and each sample's score is weighted by its reward minus the "
+                 "mean reward of its own batch (itself included). Averaged over many batches, the estimate is "
+                 "about...",
+        choices={"a": "0.21: a baseline never moves the mean",
+                 "b": "3/4 of 0.21",
+                 "c": "0: the weights of a batch sum to zero",
+                 "d": "4/3 of 0.21"},
+        answer="b",
+        explanation="The batch mean is (R_i + sum_{j != i} R_j) / M, so it contains 1/M of the sample's own reward, "
+                    "which depends on its own action: it is not a baseline in the lesson's sense (a b that does not "
+                    "look at a_i). The other rewards are independent of a_i and cost nothing in expectation, "
+                    "E[g_i R_j] = E[g_i] E[R_j] = 0, but the own share does: E[g_i (R_i - mean)] = (1 - 1/M) "
+                    "E[g_i R_i], here 3/4 of the gradient, 0.158. The weights of a batch do sum to zero, but "
+                    "each is multiplied by a different score. Normalising advantages over a batch of thousands of "
+                    "steps pays 1/M, nothing to see; a group of 4 or 8 answers (chapter 09's GRPO) pays a quarter "
+                    "or an eighth, and the leave-one-out mean, (sum_{j != i} R_j) / (M - 1), pays nothing.",
     ),
     Prediction(
         id="forgotten_done_mask",
@@ -83,35 +90,46 @@ PREDICTIONS = [
     Prediction(
         id="lambda_bias_variance",
         chapter="05 Generalized advantage estimation",
-        title="sliding lambda from 0 to 1",
-        question="GAE on a 7-state walk with two actions (step left, step right), noisy rewards and a critic "
-                 "whose error e(s) grows towards the right. As lambda goes from 0 to 1, how do the bias of the "
-                 "gap A(s_0, right) - A(s_0, left) between the first step's two estimates (the gap is what "
-                 "tilts the policy gradient) and the variance of one estimate change?",
-        choices={"a": "bias falls, variance rises",
-                 "b": "bias rises, variance falls",
-                 "c": "both fall",
-                 "d": "both rise"},
+        title="lambda halfway",
+        question="GAE on a 7-state walk with two actions (step left, step right), discount gamma = 0.95, noisy rewards "
+                 "and a critic whose error e(s) grows towards the right. What tilts the policy gradient is the gap "
+                 "A(s_0, right) - A(s_0, left) between the first step's two estimates. With lambda = 0 the gap is off "
+                 "by gamma (e(right) - e(left)), one step of the critic's error; with lambda = 1 it is unbiased. At "
+                 "lambda = 0.5, halfway, how much of the bias of lambda = 0 is left?",
+        choices={"a": "nearly all of it (over 90%)",
+                 "b": "about half",
+                 "c": "about a quarter",
+                 "d": "none: any lambda > 0 reaches the end of the episode"},
         answer="a",
-        explanation="lambda = 0 trusts the critic after one step: one reward of noise, but the critic's error at "
-                    "s_1 enters as bias gamma e(s_1), and s_1 depends on the action, so the gap is off by "
-                    "gamma (e(right) - e(left)) = 0.95 x 0.5 = 0.475. lambda = 1 sums every reward to the end: "
-                    "the critic's errors telescope away except -e(s_0), the same for both actions, so the gap "
-                    "is unbiased, but every reward's noise adds up. The weights (gamma lambda)^l slide between "
-                    "the two.",
+        explanation="The estimate is sum_l (gamma lambda)^l delta_{t+l}. The critic's errors telescope: -e(s_0), the "
+                    "same for both actions, then each later state's error with weight gamma (1 - lambda) "
+                    "(gamma lambda)^(l-1). Here the two branches keep their difference of states, so the gap's bias "
+                    "is about gamma (e(right) - e(left)) times (1 - lambda) / (1 - gamma lambda): 0.475 at lambda = 0 "
+                    "and still 0.95 of it at lambda = 0.5 (the walls of the walk take a little off: 0.443 exactly), "
+                    "0.237 at lambda = 0.9, 0 only at lambda = 1. The bias goes only as fast as "
+                    "(1 - lambda) / (1 - gamma lambda), so it lives in the last stretch of lambda below 1, while the "
+                    "variance grows all the way (1.0 at lambda = 0, 1.9 at 0.5, 18.7 at 1): that is why the usual "
+                    "lambda is 0.9 to 0.97, not 0.5.",
     ),
     Prediction(
         id="kl_step_doubles",
         chapter="06 Trust regions and the natural gradient",
-        title="double the step, and the KL?",
-        question="Move a softmax policy's logits a small step h along a fixed direction. When h doubles, "
-                 "KL(p_old || p_new) is multiplied by about...",
-        choices={"a": "2", "b": "4", "c": "sqrt(2)", "d": "8"},
+        title="double a large step, and the KL?",
+        question="Move a five-action softmax policy's logits (entries of order 1) a step h along a fixed direction "
+                 "d (entries of order 1). For small h, doubling h multiplies KL(p_old || p_new) by 4. Far out, where "
+                 "the new policy is nearly deterministic (h from 8 to 16, then 16 to 32), doubling h multiplies the "
+                 "KL by about...",
+        choices={"a": "4, as for small steps", "b": "2", "c": "sqrt(2)",
+                 "d": "far more than 4: the new policy gives some old actions almost no probability, and their log "
+                      "blows up"},
         answer="b",
-        explanation="At h = 0 the KL and its gradient are zero (the KL is smallest when the two policies "
-                    "agree), so its Taylor series starts with the quadratic term: KL ~ h^2 d^T F d / 2, "
-                    "with F the Fisher matrix. Doubling the step quadruples the KL; that is why a trust "
-                    "region of size delta allows steps of length proportional to sqrt(delta).",
+        explanation="KL(p_old || p_new) = sum_a p_old(a) (log p_old(a) - log p_new(a)), and log p_new(a) = z_a + h d_a - "
+                    "logsumexp(z + h d). For large h the logsumexp is z_max + h d_max plus a vanishing rest, so "
+                    "log p_new(a) falls linearly in h, like h (d_a - d_max): the KL grows like h, and doubling a large "
+                    "step doubles it (x2.25 from 8 to 16, x2.11 from 16 to 32 here). The log does blow up, but only "
+                    "linearly in h. Near h = 0 the KL and its gradient vanish, so KL ~ h^2 d^T F d / 2: the factor 4 "
+                    "belongs to small steps only. A trust region sized by the quadratic model is right only while "
+                    "the step is small; for larger steps TRPO measures the actual KL in its line search.",
     ),
     Prediction(
         id="cg_distinct_eigenvalues",
