@@ -60,6 +60,7 @@ def train_grpo(
     *,
     group_relative_advantages: Callable | None = None,
     grpo_loss: Callable | None = None,
+    grpo_update: Callable | None = None,
     iterations: int = 150,
     prompts_per_iteration: int = 32,
     group_size: int = 8,
@@ -71,15 +72,25 @@ def train_grpo(
     progress: bool = True,
 ) -> History:
     """GRPO: per iteration, B prompts x G answers, group-relative advantages, ``epochs`` full-batch
-    steps on the clipped surrogate plus beta * KL(pi || pi_ref). Learner's functions: None = the answer."""
+    steps on the clipped surrogate plus beta * KL(pi || pi_ref). Learner's functions: None = the answer.
+
+    The update is chapter 09's loop item, ``grpo_update(policy, reference, optimizer, prompts, answers,
+    rewards, group_size, minibatches, clip_eps, beta)``: the answer's, or the learner's when passed;
+    with the learner's ``group_relative_advantages`` or ``grpo_loss`` (and no ``grpo_update``) the same
+    steps are written out below with those pieces plugged in."""
     task = task or SortTask()
+    if grpo_update is not None and (group_relative_advantages is not None or grpo_loss is not None):
+        raise ValueError("grpo_update calls its own group_relative_advantages and grpo_loss: pass it alone")
+    use_update = group_relative_advantages is None and grpo_loss is None
+    update_fn = plug_in(grpo_update, answer_key.grpo_update, "grpo_update", returns="float")
     advantages_fn = plug_in(group_relative_advantages, answer_key.group_relative_advantages,
                              "group_relative_advantages")
     loss_fn = plug_in(grpo_loss, answer_key.grpo_loss, "grpo_loss", needs_grad=True)
     history = History(config=dict(algorithm="GRPO", prompt_len=task.prompt_len, vocab=task.vocab, iterations=iterations,
                                   prompts_per_iteration=prompts_per_iteration, group_size=group_size, epochs=epochs,
                                   clip_eps=clip_eps, beta=beta, lr=lr, seed=seed, torch_threads=1,
-                                  group_relative_advantages=advantages_fn.source, grpo_loss=loss_fn.source))
+                                  group_relative_advantages=advantages_fn.source, grpo_loss=loss_fn.source,
+                                  grpo_update=("answer" if grpo_update is None else "learner") if use_update else None))
     with one_torch_thread():
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
@@ -92,16 +103,22 @@ def train_grpo(
             prompts = task.prompts(B, generator).repeat_interleave(G, dim=0)  # (B G, L): G answers per prompt
             answers = policy.generate(prompts, generator)
             rewards = task.reward(prompts, answers)  # (B G,)
-            advantages = advantages_fn(rewards.reshape(B, G)).reshape(B * G, 1).expand(B * G, task.prompt_len)
-            with torch.no_grad():
-                logp_old, logp_ref = policy.log_prob(prompts, answers), reference.log_prob(prompts, answers)
-            for _ in range(epochs):
-                loss = loss_fn(policy.log_prob(prompts, answers).reshape(-1), logp_old.reshape(-1),
-                               logp_ref.reshape(-1), advantages.reshape(-1).float(), clip_eps, beta)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            _record(history, rewards, start, loss.item(), float("nan"))
+            if use_update:  # chapter 09's loop item: `epochs` steps, each on the full batch
+                every_answer = torch.arange(B * G)
+                p_loss = update_fn(policy, reference, optimizer, prompts, answers, rewards, G,
+                                   [[every_answer]] * epochs, clip_eps, beta)
+            else:  # the same steps, with the learner's advantages or loss plugged in
+                advantages = advantages_fn(rewards.reshape(B, G)).reshape(B * G, 1).expand(B * G, task.prompt_len)
+                with torch.no_grad():
+                    logp_old, logp_ref = policy.log_prob(prompts, answers), reference.log_prob(prompts, answers)
+                for _ in range(epochs):
+                    loss = loss_fn(policy.log_prob(prompts, answers).reshape(-1), logp_old.reshape(-1),
+                                   logp_ref.reshape(-1), advantages.reshape(-1).float(), clip_eps, beta)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                p_loss = loss.item()
+            _record(history, rewards, start, p_loss, float("nan"))
         history.policy = policy
         return history
 

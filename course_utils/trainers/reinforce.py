@@ -11,6 +11,10 @@ from :mod:`course_utils.answers`. They are called exactly with the spine's signa
 ``discounted_return(rewards (T,), gamma)``, ``reward_to_go(rewards (T,), gamma)`` once per
 episode, and ``pg_loss(logp (M,), weights (M,))`` once per batch of M steps.
 
+Plain REINFORCE with reward-to-go weights (no baseline, no normalisation) is chapter 02's loop
+item: its whole policy update is one call of ``reinforce_step(policy, optimizer, episodes,
+gamma)``, the answer's (:func:`course_utils.answers.reinforce_step`) or the learner's.
+
 Time-limit truncation (CartPole-v1 stops at 500 steps). With a value baseline the truncated
 episode is bootstrapped: gamma * V(s_T) of the cut-off observation is added to the last reward
 before the return or reward-to-go is computed, as if the episode had gone on. Without a critic
@@ -55,6 +59,7 @@ def train_reinforce(
     baseline: Literal["value"] | None = None,
     value_loss: Callable | None = None,
     advantage_normalise: bool | Callable = False,
+    reinforce_step: Callable | None = None,
     total_steps: int = 100_000,
     batch_steps: int = 2_000,
     lr: float = 1e-2,
@@ -80,6 +85,10 @@ def train_reinforce(
         value_loss: learner's ``(values (M,), returns (M,)) -> ()``; None: mean squared error.
         advantage_normalise: rescale the batch's weights to mean 0, std 1 before pg_loss
             (True), or pass the learner's ``normalize_advantages(advantages (M,)) -> (M,)``.
+        reinforce_step: learner's ``(policy, optimizer, episodes, gamma) -> loss float``, the whole
+            policy update of plain REINFORCE with reward-to-go weights (weights_fn="reward_to_go",
+            no baseline, no normalisation); None: the answer's, used in that setting when no
+            reward_to_go or pg_loss of the learner is passed.
         total_steps: environment steps to train for (the last batch may overshoot a little).
         batch_steps: steps per update; whole episodes are collected until at least this many
             (2,000-5,000 for CartPole).
@@ -100,6 +109,13 @@ def train_reinforce(
     reward_to_go = plug_in(reward_to_go, answers.reward_to_go, "reward_to_go")
     pg_loss = plug_in(pg_loss, answers.pg_loss, "pg_loss", needs_grad=True)
     value_loss = plug_in(value_loss, mse_value_loss, "value_loss", needs_grad=True)
+    plain_rtg = weights_fn == "reward_to_go" and baseline is None and advantage_normalise is False
+    if reinforce_step is not None and not plain_rtg:
+        raise ValueError('reinforce_step is plain REINFORCE with reward-to-go weights: pass weights_fn="reward_to_go", '
+                         'baseline=None and advantage_normalise=False with it')
+    # the loop item's step runs unless the learner's own reward_to_go or pg_loss are to be plugged in
+    use_step = plain_rtg and (reinforce_step is not None or (reward_to_go.source, pg_loss.source) == ("answer", "answer"))
+    reinforce_step = plug_in(reinforce_step, answers.reinforce_step, "reinforce_step", returns="float")
     if weights_fn not in ("return", "reward_to_go"):
         raise ValueError(f'weights_fn must be "return" or "reward_to_go", not {weights_fn!r}')
     if baseline not in (None, "value"):
@@ -112,6 +128,7 @@ def train_reinforce(
         gamma=gamma, hidden=list(hidden), seed=seed, torch_threads=1,
         discounted_return=discounted_return.source, reward_to_go=reward_to_go.source,
         pg_loss=pg_loss.source, value_loss=value_loss.source if baseline else None,
+        reinforce_step=("answer" if reinforce_step is answers.reinforce_step else "learner") if use_step else None,
     )  # fmt: skip
 
     with one_torch_thread():
@@ -135,43 +152,47 @@ def train_reinforce(
         while steps < total_steps:
             # ---- rollout: whole episodes, at least batch_steps steps
             episodes = collect_episodes(env, policy, min_steps=batch_steps, seed=seed if steps == 0 else None)
-            obs = torch.cat([ep.obs for ep in episodes])  # (M, obs_dim)
-            actions = torch.cat([ep.actions for ep in episodes])  # (M,) or (M, act_dim)
+            if use_step:  # chapter 02's loop item: reward-to-go, log-probs, surrogate, one step
+                policy_loss = reinforce_step(policy, policy_optimizer, episodes, gamma)
+            else:
+                obs = torch.cat([ep.obs for ep in episodes])  # (M, obs_dim)
+                actions = torch.cat([ep.actions for ep in episodes])  # (M,) or (M, act_dim)
 
-            # ---- weights: R(tau) for every step of an episode, or the reward-to-go hat R_t
-            episode_weights, episode_targets = [], []
-            for ep in episodes:
-                rewards = _bootstrapped_rewards(ep, value_net, gamma)  # (T,)
-                if weights_fn == "return":
-                    R = discounted_return(rewards, gamma)  # ()
-                    episode_weights.append(R.reshape(1).expand(len(ep)))
-                else:
-                    episode_weights.append(reward_to_go(rewards, gamma))  # (T,)
-                if value_net is not None:  # V(s_t) is fitted to the reward-to-go
-                    is_rtg = weights_fn == "reward_to_go"
-                    episode_targets.append(episode_weights[-1] if is_rtg else reward_to_go(rewards, gamma))
-            weights = torch.cat(episode_weights).float()  # (M,)
+                # ---- weights: R(tau) for every step of an episode, or the reward-to-go hat R_t
+                episode_weights, episode_targets = [], []
+                for ep in episodes:
+                    rewards = _bootstrapped_rewards(ep, value_net, gamma)  # (T,)
+                    if weights_fn == "return":
+                        R = discounted_return(rewards, gamma)  # ()
+                        episode_weights.append(R.reshape(1).expand(len(ep)))
+                    else:
+                        episode_weights.append(reward_to_go(rewards, gamma))  # (T,)
+                    if value_net is not None:  # V(s_t) is fitted to the reward-to-go
+                        is_rtg = weights_fn == "reward_to_go"
+                        episode_targets.append(episode_weights[-1] if is_rtg else reward_to_go(rewards, gamma))
+                weights = torch.cat(episode_weights).float()  # (M,)
 
-            # ---- advantages: weights minus the baseline, optionally normalised
-            advantages = weights
-            if value_net is not None:
-                with torch.no_grad():
-                    advantages = weights - value_net(obs)
-            if callable(advantage_normalise):  # the learner's normalize_advantages
-                advantages = torch.as_tensor(advantage_normalise(advantages), dtype=torch.float32)
-            elif advantage_normalise:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                # ---- advantages: weights minus the baseline, optionally normalised
+                advantages = weights
+                if value_net is not None:
+                    with torch.no_grad():
+                        advantages = weights - value_net(obs)
+                if callable(advantage_normalise):  # the learner's normalize_advantages
+                    advantages = torch.as_tensor(advantage_normalise(advantages), dtype=torch.float32)
+                elif advantage_normalise:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-            # ---- policy update: one gradient step on the surrogate
-            logp = policy.distribution(obs).log_prob(actions)  # (M,)
-            loss = pg_loss(logp, advantages)
-            policy_optimizer.zero_grad()
-            loss.backward()
-            policy_optimizer.step()
+                # ---- policy update: one gradient step on the surrogate
+                logp = policy.distribution(obs).log_prob(actions)  # (M,)
+                loss = pg_loss(logp, advantages)
+                policy_optimizer.zero_grad()
+                loss.backward()
+                policy_optimizer.step()
+                policy_loss = loss.item()
 
             # ---- value update: regress V(s_t) on the reward-to-go
             v_loss = torch.tensor(float("nan"))
-            if value_net is not None:
+            if value_net is not None:  # (obs and episode_targets come from the general path above)
                 targets = torch.cat(episode_targets).float()  # (M,)
                 for _ in range(value_iters):
                     v_loss = value_loss(value_net(obs), targets)
@@ -187,10 +208,10 @@ def train_reinforce(
                 history.episode_end_steps.append(steps)
             history.env_steps.append(steps)
             history.iteration_mean_return.append(float(np.mean(batch_returns)))
-            history.policy_loss.append(loss.item())
+            history.policy_loss.append(policy_loss)
             history.value_loss.append(v_loss.item())
             history.wall_time.append(time.perf_counter() - start)
-            bar.update(min(len(obs), bar.total - bar.n))
+            bar.update(min(sum(len(ep) for ep in episodes), bar.total - bar.n))
             bar.set_postfix(mean_return=f"{np.mean(batch_returns):.1f}", episodes=len(episodes))
             if plot is not None:
                 plot.update(history)
