@@ -17,6 +17,7 @@
     ppo_loop         ppo_update, ppo_capstone (PPO's update; a whole PPO)            (ch. 08)
     reinforce_loop   reinforce_step (loop)                                          (ch. 02)
     a2c_loop         a2c_rollout, a2c_update (loop), n_step_targets                 (ch. 04)
+    trpo_loop        trpo_update (loop)                                             (ch. 07)
     grpo_loop        grpo_update (loop)                                             (ch. 09)
     language_models  sequence_log_prob, answer_mask, grpo_token_loss, kl_shaped_rewards, bradley_terry_loss,
                      dpo_loss (ch. 10)
@@ -75,6 +76,7 @@ from course_utils.answers.trust_region import (
     softmax_fisher,
     trust_region_step,
 )
+from course_utils.answers.trpo_loop import trpo_update
 
 tabular_policy_evaluation = policy_evaluation
 
@@ -86,7 +88,7 @@ __all__ = [
     "td_residuals", "bootstrapped_returns", "a2c_loss", "a2c_rollout", "a2c_update",
     "gae", "k_step_advantage", "lambda_returns", "lambda_for_horizon",
     "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical", "softmax_fisher",
-    "conjugate_gradient", "fisher_vector_product", "trust_region_step",
+    "conjugate_gradient", "fisher_vector_product", "trust_region_step", "trpo_update",
     "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss", "explained_variance",
     "ppo_update", "ppo_capstone",
     "group_relative_advantages", "grpo_loss", "grpo_update",

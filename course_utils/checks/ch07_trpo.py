@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from torch import nn
+from torch.func import functional_call
+from torch.nn.utils import parameters_to_vector
 
 from course_utils.checks._common import gen
-from course_utils.grading.spec import Case, Exercise, ExtraCheck, Mistake
+from course_utils.grading.spec import Case, Exercise, ExtraCheck, Mistake, OutcomeError
 from course_utils import answers
 
 CHAPTER = "07 TRPO"
@@ -370,4 +374,273 @@ EXERCISES.append(Exercise(
     ],
     success="With x = F^-1 g this is the natural-gradient step sqrt(2 delta / g^T F^-1 g) F^-1 g: delta replaces "
             "the learning rate, and it is measured in nats of KL, whatever the parametrisation.",
+))
+
+
+# ---------------------------------------------------------------- trpo_update (a loop item)
+class PolicyOnBatch:
+    """The callable theta (P,) -> logits (M, A) handed to trpo_update: a small softmax policy (an MLP
+    with tanh units) evaluated at flat parameters theta on M fixed states, named for the feedback."""
+
+    def __init__(self, net: nn.Module, states: torch.Tensor, name: str) -> None:
+        self.net, self.states, self.__name__ = net, states, name
+        self.names = [n for n, _ in net.named_parameters()]
+        self.shapes = [p.shape for p in net.parameters()]
+        self.sizes = [p.numel() for p in net.parameters()]
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        params = {n: t.view(s) for n, t, s in zip(self.names, theta.split(self.sizes), self.shapes)}
+        return functional_call(self.net, params, (self.states,))
+
+
+class OneParameterPolicy:
+    """theta (1,) -> logits [theta, -theta] in each of M states: pi(a=0) = sigmoid(2 theta)."""
+
+    __name__ = "theta -> logits [theta, -theta] in each state"
+
+    def __init__(self, n_states: int) -> None:
+        self.n_states = n_states
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        return torch.stack([theta[0], -theta[0]]).expand(self.n_states, 2)
+
+
+def _mlp_batch(seed: int, n_states: int, hidden: int, state_scale: float, init_scale: float,
+               n_actions: int = 2, sample_actions: bool = False):
+    """A seeded MLP softmax policy on ``n_states`` random states; actions uniform (or sampled from the policy);
+    advantages standardised. Returns (logits_fn, theta_old, actions, advantages), in float64: CG on a Fisher matrix
+    damped by only 0.001 amplifies float32 rounding to ~1e-4 in theta_new, float64 keeps correct variants within
+    1e-10 of each other (measured), far inside the tolerances."""
+    g = gen(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(4, hidden), nn.Tanh(), nn.Linear(hidden, n_actions)).to(D)
+    states = (torch.randn(n_states, 4, generator=g) * state_scale).to(D)
+    if sample_actions:  # the policy's own (seeded) choices, as in a rollout
+        with torch.no_grad():
+            probs = torch.softmax(net(states) * init_scale, -1)
+        actions = torch.multinomial(probs, 1, generator=g).squeeze(-1)
+    else:
+        actions = torch.randint(0, n_actions, (n_states,), generator=g)
+    advantages = torch.randn(n_states, generator=g).to(D)
+    advantages = (advantages - advantages.mean()) / advantages.std()
+    theta_old = parameters_to_vector(net.parameters()).detach() * init_scale
+    name = f"theta -> logits of a 4-{hidden}-{n_actions} tanh MLP on {n_states} states"
+    return PolicyOnBatch(net, states, name), theta_old, actions, advantages
+
+
+def _trpo_case(name, seed, n_states, hidden, state_scale, init_scale, max_kl, damping, backtrack_iters=10,
+               shown_extra="", why=None, **kw):
+    def make():
+        logits_fn, theta_old, actions, advantages = _mlp_batch(seed, n_states, hidden, state_scale, init_scale, **kw)
+        return {"logits_fn": logits_fn, "theta_old": theta_old, "actions": actions, "advantages": advantages,
+                "max_kl": max_kl, "damping": damping, "cg_iters": 10, "backtrack_iters": backtrack_iters,
+                "backtrack_coeff": 0.8}
+    return Case(name, make, why=why,
+                shown=f"float64; a 4-{hidden}-2 tanh softmax policy ({4 * hidden + hidden + 2 * hidden + 2} parameters) on "
+                      f"{n_states} states, standardised advantages; max_kl = {max_kl:g}, damping = {damping:g}, "
+                      f"cg_iters = 10, backtrack_iters = {backtrack_iters}, backtrack_coeff = 0.8" + shown_extra)
+
+
+def _trpo_cases():
+    return [
+        Case("one parameter, logits [theta, -theta] (worked by hand)",
+             lambda: {"logits_fn": OneParameterPolicy(2), "theta_old": torch.zeros(1, dtype=D),
+                      "actions": torch.tensor([0, 1]), "advantages": torch.tensor([1.0, -1.0], dtype=D), "max_kl": 0.02, "damping": 0.0, "cg_iters": 10,
+                      "backtrack_iters": 10, "backtrack_coeff": 0.8},
+             shown="logits_fn(theta) = [theta, -theta] in 2 states, theta_old = [0], actions [0, 1], advantages "
+                   "[1, -1], max_kl = 0.02, damping = 0, cg_iters = 10, backtrack_iters = 10, backtrack_coeff = 0.8",
+             why="L(theta) = tanh(theta) and the mean KL is log cosh(theta), so g = 1, F = 1, x = 1 and the full step "
+                 "is sqrt(2 * 0.02) = 0.2; its KL log cosh(0.2) = 0.019868 <= 0.02 and its gain tanh(0.2) = 0.197375 "
+                 "> 0: accepted at fraction 1, theta_new = [0.2], expected improvement g . s = 0.2"),
+        _trpo_case("the full step breaks the KL limit: one step back", 3, 32, 8, 2.0, 1.0, 0.01, 0.01,
+                   why="the full step's mean KL is 0.0111 > 0.01 although it improves the surrogate; 0.8 of it "
+                       "(KL 0.0066) passes both tests"),
+        _trpo_case("the full step breaks the KL limit twice over: two steps back", 3, 32, 8, 2.0, 2.0, 0.01, 0.003,
+                   why="the mean KL of the full step is 0.020 and of 0.8 of it 0.011, both above 0.01; 0.64 of it "
+                       "passes"),
+        _trpo_case("the full step keeps the KL limit but makes the surrogate worse", 0, 32, 8, 2.0, 1.0, 0.01, 0.001,
+                   why="the full step's KL (0.0097) is within the limit, but L drops by 0.0050: the surrogate is only "
+                       "trusted near theta_old; 0.8 of the step improves it"),
+        _trpo_case("KL(pi_old || pi_new) and KL(pi_new || pi_old) fall on either side of delta", 2, 32, 8, 1.0, 3.0,
+                   0.01, 0.01,
+                   why="the full step's KL(pi_old || pi_new) is 0.011 > 0.01, while the reversed KL(pi_new || pi_old) "
+                       "is 0.0095: only the old policy first gives the trust region of the lesson"),
+        _trpo_case("no candidate passes within the budget", 3, 32, 8, 2.0, 2.0, 0.01, 0.003, backtrack_iters=2,
+                   why="with only 2 tries, 1 and 0.8 of the step both break the KL limit: the update must be "
+                       "skipped, theta_new = theta_old and the statistics are 0"),
+        _trpo_case("a CartPole-sized batch: 256 states, 16 hidden units, actions sampled by pi_old", 7, 256, 16, 1.0,
+                   1.0, 0.01, 0.1, sample_actions=True, shown_extra="; actions sampled from pi_old"),
+    ]
+
+
+TRPO_STATS = ("step_fraction", "kl", "improvement", "expected_improvement")
+
+
+def _trpo_record(args, returned):
+    """The four statistics in order, then theta_new (the line search's decision first: it is what differs)."""
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise OutcomeError(f"return a pair (theta_new, stats), not {type(returned).__name__}"
+                           + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "") + ".")
+    theta_new, stats = returned
+    record = {}
+    for key in TRPO_STATS:
+        value = stats.get(key) if isinstance(stats, dict) else getattr(stats, key, None)
+        if value is None:
+            raise OutcomeError(f"stats has no '{key}': return a dict with the keys " + ", ".join(TRPO_STATS) + ".")
+        try:
+            record[key] = torch.tensor(float(value.detach() if isinstance(value, torch.Tensor) else value),
+                                       dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise OutcomeError(f"stats['{key}'] should be a number (a float or a 0-d tensor), not "
+                               f"{type(value).__name__}.") from None
+    theta_new = torch.as_tensor(theta_new.detach() if isinstance(theta_new, torch.Tensor) else np.asarray(theta_new))
+    n = args["theta_old"].numel()
+    if theta_new.numel() != n:
+        raise OutcomeError(f"theta_new should hold the {n} parameters (shape ({n},), like theta_old), not "
+                           f"{theta_new.numel()} numbers.")
+    record["theta_new"] = theta_new.reshape(n)
+    return record
+
+
+def _trpo_generic(logits_fn, theta_old, actions, advantages, max_kl, damping, cg_iters, backtrack_iters,
+                  backtrack_coeff, *, kl_check=True, gain_check=True, kl_reversed=False, scaled=True,
+                  ratio_with_itself=False, shrink="step", keep_last=False, use_damping=True, kl_stat="accepted",
+                  gain_stat="actual", summed=False, from_previous=False):
+    """A TRPO update with the catalogued mistakes as switches (all off: the answer's loop)."""
+    with torch.no_grad():
+        logits_old = logits_fn(theta_old)
+        logp_old = answers.categorical_log_prob(logits_old, actions)
+
+    def surrogate(theta):
+        logp = answers.categorical_log_prob(logits_fn(theta), actions)
+        terms = torch.exp(logp - (logp.detach() if ratio_with_itself else logp_old)) * advantages
+        return terms.sum() if summed else terms.mean()
+
+    def mean_kl(theta):
+        if kl_reversed:
+            return answers.kl_categorical(logits_fn(theta), logits_old).mean()
+        return answers.kl_categorical(logits_old, logits_fn(theta)).mean()
+
+    theta = theta_old.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(surrogate(theta), theta)
+    Fvp = lambda v: answers.fisher_vector_product(mean_kl, theta_old, v, damping if use_damping else 0.0)  # noqa: E731
+    x = answers.conjugate_gradient(Fvp, g, cg_iters, 1e-10)
+    Fx = Fvp(x)
+    step = answers.trust_region_step(x, Fx, max_kl) if scaled else x
+    expected = float(g @ step)
+    with torch.no_grad():
+        L_old = float(surrogate(theta_old))
+        full_kl = float(mean_kl(theta_old + step))
+        candidate = theta_old
+        for j in range(backtrack_iters):
+            fraction = backtrack_coeff**j
+            if shrink == "delta":  # the radius shrinks, and the step is rescaled to it
+                candidate = theta_old + answers.trust_region_step(x, Fx, fraction * max_kl)
+            elif shrink == "parameters":  # the whole parameter vector shrinks
+                candidate = fraction * (theta_old + step)
+            elif from_previous:  # each candidate built on the last one
+                candidate = candidate + fraction * step
+            else:
+                candidate = theta_old + fraction * step
+            gain = float(surrogate(candidate)) - L_old
+            kl = float(mean_kl(candidate))
+            if (kl <= max_kl or not kl_check) and (gain > 0 or not gain_check):
+                return candidate, {"step_fraction": fraction, "kl": full_kl if kl_stat == "full" else kl,
+                                   "improvement": gain if gain_stat == "actual" else fraction * expected,
+                                   "expected_improvement": expected}
+    if keep_last:
+        return candidate, {"step_fraction": fraction, "kl": kl, "improvement": gain, "expected_improvement": expected}
+    return theta_old.clone(), {"step_fraction": 0.0, "kl": 0.0, "improvement": 0.0, "expected_improvement": expected}
+
+
+def _trpo_mistake(**switches):
+    def wrong(logits_fn, theta_old, actions, advantages, max_kl, damping, cg_iters, backtrack_iters,
+              backtrack_coeff):
+        return _trpo_generic(logits_fn, theta_old, actions, advantages, max_kl, damping, cg_iters, backtrack_iters,
+                             backtrack_coeff, **switches)
+    return wrong
+
+
+EXERCISES.append(Exercise(
+    id="trpo_update",
+    kind="loop",
+    chapter=CHAPTER,
+    title="the TRPO update: natural step, trust region, backtracking line search",
+    signature="trpo_update(logits_fn callable theta -> (M, A), theta_old (P,), actions (M,) int64, advantages (M,), "
+              "max_kl float, damping float, cg_iters int, backtrack_iters int, backtrack_coeff float) "
+              "-> (theta_new (P,), stats dict)",
+    answer=answers.trpo_update,
+    cases=_trpo_cases,
+    outcome=_trpo_record,
+    record_axes={"theta_new": ("parameter",)},
+    mistakes=[
+        Mistake("no KL check", _trpo_mistake(kl_check=False),
+                "your line search accepted a candidate whose mean KL is above max_kl: it only asked whether the "
+                "surrogate improved. The quadratic model put the full step at KL = delta, but the real KL can be "
+                "larger; the trust region is the constraint, so each candidate must also pass KL <= max_kl."),
+        Mistake("no improvement check", _trpo_mistake(gain_check=False),
+                "your line search accepted a candidate that makes the surrogate worse: it only checked the KL. "
+                "Within the KL limit the surrogate can still fall (it is trusted only near theta_old); a candidate "
+                "must also improve it, L(candidate) - L(theta_old) > 0."),
+        Mistake("KL reversed", _trpo_mistake(kl_reversed=True),
+                "your mean KL is KL(pi_new || pi_old), the old policy second. Near theta_old both directions have "
+                "the same Fisher matrix, so the step is right, but the line search's test and the reported KL "
+                "differ: the lesson's trust region is the mean of KL(pi_old(.|s) || pi_theta(.|s)), old policy "
+                "first (kl_categorical(logits_old, logits_new))."),
+        Mistake("step not scaled", _trpo_mistake(scaled=False),
+                "your candidates move along CG's x itself, whose length is arbitrary (it solves F x = g, so it "
+                "grows with the gradient). Scale it to the trust region's edge first: s = sqrt(2 delta / x^T F x) "
+                "x (your trust_region_step), then backtrack from s."),
+        Mistake("candidates built on the previous one", _trpo_mistake(from_previous=True),
+                "each of your candidates adds c^j s to the previous candidate, so after a rejection the steps pile "
+                "up (1 + 0.8 + ...) instead of shrinking. Every candidate starts again from theta_old: theta_old + "
+                "c^j s."),
+        Mistake("ratio of the new policy with itself", _trpo_mistake(ratio_with_itself=True),
+                "your loop never accepted a step although the full step promises g . s > 0: every candidate's "
+                "surrogate gain came out 0 (or negative). A ratio whose log pi_old is recomputed from the candidate "
+                "itself is 1 everywhere, so L never changes: compute log pi_old once, from theta_old, before the "
+                "search. (A step taken downhill, theta_old - c^j s or the gradient of -L, shows the same record.)"),
+        Mistake("backtracking shrinks delta", _trpo_mistake(shrink="delta"),
+                "your line search shrinks the radius (delta c^j) and rescales the step to it, so the candidates "
+                "are sqrt(c^j) of the full step, not c^j of it. Backtracking shrinks the step itself: "
+                "theta_old + c^j s, with s computed once."),
+        Mistake("backtracking shrinks the parameters", _trpo_mistake(shrink="parameters"),
+                "your candidates are c^j (theta_old + s): the factor shrank the whole parameter vector, not the "
+                "step. Only the step is shortened: theta_old + c^j s."),
+        Mistake("last candidate kept when the search fails", _trpo_mistake(keep_last=True),
+                "when no candidate passed, your loop kept the last one it tried (and its statistics). A failed "
+                "line search skips the update: return theta_old and statistics of 0."),
+        Mistake("damping left out", _trpo_mistake(use_damping=False),
+                "your Fisher-vector products have no damping: the direction and the step differ from the ones of "
+                "(F + damping I). Pass damping to your fisher_vector_product, in CG and in the product F x that "
+                "scales the step."),
+        Mistake("KL of the full step reported", _trpo_mistake(kl_stat="full"),
+                "the candidate and the step are right, but stats['kl'] is the KL of the full step: report the mean "
+                "KL of the candidate you accepted."),
+        Mistake("predicted improvement reported", _trpo_mistake(gain_stat="predicted"),
+                "the step is right, but stats['improvement'] is the linear model's prediction c^j g . s; report "
+                "the actual change of the surrogate, L(theta_new) - L(theta_old) (the lesson's table compares the "
+                "two)."),
+        Mistake("surrogate summed", _trpo_mistake(summed=True),
+                "your step is right (the trust region fixes its length whatever the scale of g), but your "
+                "surrogate is a sum over the M samples, so its improvements are M times too large: L is the mean "
+                "of ratio times advantage."),
+    ],
+    hints=[
+        "Which quantities are fixed before the search starts, and which two tests must a candidate pass before "
+        "you accept it? What do you return when none passes?",
+        "Freeze pi_old first: its logits and the log-probabilities of the actions taken, with no gradient. Then "
+        "the surrogate and the mean KL are functions of a parameter vector; your earlier pieces give the "
+        "natural direction (CG on damped Fisher-vector products of that KL at theta_old) and the step at the "
+        "trust region's edge. The search tries ever shorter fractions of that one step, from theta_old each "
+        "time, and stops at the first that both improves the surrogate and stays within the KL limit.",
+        "L(theta) = mean_i exp(log pi_theta(a_i|s_i) - log pi_old(a_i|s_i)) A_i; D(theta) = mean_i "
+        "KL(pi_old(.|s_i) || pi_theta(.|s_i)); g = grad L at theta_old; x = CG(v -> (F + nu I) v, g); s = "
+        "sqrt(2 delta / x^T F x) x; for j = 0, 1, ...: theta_j = theta_old + c^j s, accept the first with "
+        "L(theta_j) - L(theta_old) > 0 and D(theta_j) <= delta; none: theta_old, statistics 0.",
+    ],
+    success="That is TRPO's update: everything the chapter built, in the order the paper runs it. The line "
+            "search is what turns a quadratic model's promise into a guarantee on the batch.",
+    timeout_s=10.0,
 ))
