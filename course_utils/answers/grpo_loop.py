@@ -33,7 +33,7 @@ def grpo_update(policy, reference, optimizer: torch.optim.Optimizer, prompts: Te
 
     Args:
         policy: ``policy.log_prob(prompts (m, L), answers (m, L))`` is (m, L), log pi(token_t |
-            prompt, tokens_<t) with gradient (:class:`course_utils.rl.sort_task.SequencePolicy`).
+            prompt, tokens_<t) with gradient (the lesson's SequencePolicy).
         reference: the frozen reference policy (same interface); never updated.
         optimizer: over the policy's parameters.
         prompts: (n, L) int64; rows i G ... i G + G - 1 are the same prompt i.

@@ -27,11 +27,11 @@ def reinforce_step(policy, optimizer: torch.optim.Optimizer, episodes: Sequence,
 
     Args:
         policy: ``policy.distribution(obs (M, obs_dim))`` is a torch distribution whose
-            ``log_prob(actions (M,))`` is (M,) with gradient (:class:`CategoricalPolicy`).
+            ``log_prob(actions (M,))`` is (M,) with gradient (the course's CategoricalPolicy).
         optimizer: over the policy's parameters (Adam or SGD); its ``.grad`` may hold gradients
             left by earlier code, which must not leak into this step.
         episodes: whole episodes, each with ``obs`` (T, obs_dim), ``actions`` (T,) and ``rewards``
-            (T,) (:class:`course_utils.rl.Episode`); T differs from episode to episode.
+            (T,) (the course's Episode records); T differs from episode to episode.
         gamma: discount factor in [0, 1] (0.99 for CartPole).
 
     Returns:
