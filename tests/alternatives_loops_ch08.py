@@ -97,7 +97,7 @@ def ppo_capstone_per_env(envs, agent, optimizer, iterations, num_steps, gamma, l
 
     N, T = envs.num_envs, num_steps
     current, _ = envs.reset(seed=seed)
-    ep_return, finished = [0.0] * N, []
+    ep_return, finished, ended_at, steps = [0.0] * N, [], [], 0
     for _ in range(iterations):
         states = [[] for _ in range(N)]
         acts = [[] for _ in range(N)]
@@ -118,9 +118,11 @@ def ppo_capstone_per_env(envs, agent, optimizer, iterations, num_steps, gamma, l
                 if truncated[n] and not terminated[n]:
                     cut_obs[(n, t)] = np.array(info["final_obs"][n], dtype=np.float32)
                 ep_return[n] += float(reward[n])
+            steps += N
             for n in range(N):  # episodes that ended at this step, in env order
                 if terminated[n] or truncated[n]:
                     finished.append(ep_return[n])
+                    ended_at.append(steps)
                     ep_return[n] = 0.0
             current = nxt
         obs = torch.as_tensor(np.array(states)).transpose(0, 1)  # (T, N, D)
@@ -147,7 +149,8 @@ def ppo_capstone_per_env(envs, agent, optimizer, iterations, num_steps, gamma, l
         ppo_update_zero_after_step(agent, optimizer, obs.reshape(T * N, -1), actions.reshape(-1),
                                    logp_old.reshape(-1), advantages.reshape(-1), returns.reshape(-1),
                                    minibatches(T * N), clip_eps, value_coef, ent_coef, max_grad_norm, target_kl)
-    return {"advantages": advantages.T.numpy(), "returns": returns.T, "episode_returns": np.array(finished)}
+    return {"advantages": advantages.T.numpy(), "returns": returns.T, "episode_returns": np.array(finished),
+            "episode_end_steps": torch.tensor(ended_at)}
 
 
 def ppo_capstone_numpy_storage(envs, agent, optimizer, iterations, num_steps, gamma, lam, clip_eps, minibatches,
@@ -156,8 +159,8 @@ def ppo_capstone_numpy_storage(envs, agent, optimizer, iterations, num_steps, ga
     td-residual rewrite, the batch flattened with np.reshape, the learner's own ppo_update variant."""
     T, N = num_steps, envs.num_envs
     obs_now, _ = envs.reset(seed=seed)
-    running, done_returns = np.zeros(N), []
-    for _ in range(iterations):
+    running, done_returns, done_steps = np.zeros(N), [], []
+    for it in range(iterations):
         obs = np.zeros((T, N, obs_now.shape[1]), dtype=np.float32)
         acts = np.zeros((T, N), dtype=np.int64)
         logps, vals, rews = (np.zeros((T, N), dtype=np.float32) for _ in range(3))
@@ -180,6 +183,7 @@ def ppo_capstone_numpy_storage(envs, agent, optimizer, iterations, num_steps, ga
             running += r
             for i in np.flatnonzero(term | trunc):
                 done_returns.append(running[i])
+                done_steps.append((it * T + t + 1) * N)
                 running[i] = 0.0
         with torch.no_grad():
             last = agent.value(torch.as_tensor(obs_now, dtype=torch.float32)).numpy()
@@ -192,7 +196,7 @@ def ppo_capstone_numpy_storage(envs, agent, optimizer, iterations, num_steps, ga
                               torch.from_numpy(acts.reshape(-1)), torch.from_numpy(logps.reshape(-1)),
                               adv.reshape(-1), ret.reshape(-1), minibatches(T * N), clip_eps, value_coef, ent_coef,
                               max_grad_norm, target_kl)
-    return {"advantages": adv, "returns": ret.numpy(), "episode_returns": done_returns}
+    return {"advantages": adv, "returns": ret.numpy(), "episode_returns": done_returns, "episode_end_steps": done_steps}
 
 
 UPDATE_ALTERNATIVES = [ppo_update_zero_after_step, ppo_update_batch_dict]

@@ -123,3 +123,22 @@ def test_a_detached_learner_loss_is_explained():
     with pytest.raises(TypeError, match="without gradient"):
         train_ppo("CartPole-v1", total_steps=256, progress=False,
                   ppo_clip_loss=lambda logp, logp_old, adv, eps: (logp * adv).mean().detach())
+
+
+def test_the_update_is_the_answer_keys_loop_and_a_learners_plugs_in():
+    """train_ppo's update is answers.ppo_update (workbook 08's loop item); a learner's loop replaces
+    it, and the answer called through that plug gives the very same run."""
+    from course_utils import answers
+
+    calls = {"n": 0}
+
+    def my_update(*args):
+        calls["n"] += 1
+        return answers.ppo_update(*args)
+
+    a = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False)
+    b = train_ppo("CartPole-v1", total_steps=1_024, seed=0, progress=False, ppo_update=my_update)
+    assert calls["n"] == len(b.env_steps) and b.config["ppo_update"] == "learner" and a.config["ppo_update"] == "answer"
+    assert a.episode_returns == b.episode_returns and a.policy_loss == b.policy_loss
+    with pytest.raises(ValueError, match="ppo_update"):
+        train_ppo("CartPole-v1", total_steps=256, progress=False, objective="kl_penalty", ppo_update=my_update)

@@ -232,8 +232,8 @@ def _vc_cases():
         Case("three states, values_old = 0, clip 0.2 (worked by hand)",
              fixed(values=torch.tensor([0.5, -0.1, 0.5]), values_old=torch.zeros(3),
                    returns=torch.tensor([1.0, 1.0, -1.0]), clip_eps=0.2),
-             why="the clipped values are [0.2, -0.1, 0.2]; the larger squared errors are 0.64, 1.21 and 2.25, mean "
-                 "1.3667; the first state gets no gradient (its clipped error is the larger one)"),
+             why="the clipped values are [0.2, -0.1, 0.2]; the loss is 1.3667, and the first state gets no "
+                 "gradient"),
         Case("no clipping needed", fixed(values=torch.tensor([1.0, 2.0]), values_old=torch.tensor([1.05, 1.9]),
                                          returns=torch.tensor([3.0, 0.0]), clip_eps=0.5),
              why="the values moved less than 0.5: the plain mean squared error, ((1 - 3)^2 + 2^2) / 2 = 4"),
@@ -684,17 +684,20 @@ def _as_time_env(value, name: str, T: int, N: int) -> torch.Tensor:
 
 
 def _capstone_record(args, returned):
-    keys = ("advantages", "returns", "episode_returns")
+    keys = ("advantages", "returns", "episode_returns", "episode_end_steps")
     if not isinstance(returned, dict) or any(k not in returned for k in keys):
-        raise OutcomeError("return a dict with the keys 'advantages' and 'returns' (of the last rollout, (T, N)) "
-                           "and 'episode_returns' (the returns of the episodes that ended, in order).")
+        raise OutcomeError("return a dict with the keys 'advantages' and 'returns' (of the last rollout, (T, N)), "
+                           "'episode_returns' (the returns of the episodes that ended, in order) and "
+                           "'episode_end_steps' (the environment steps, all envs together, collected when each "
+                           "ended).")
     T, N = args["num_steps"], args["envs"].num_envs
     record = {"advantages of the last rollout": _as_time_env(returned["advantages"], "advantages", T, N),
               "returns of the last rollout": _as_time_env(returned["returns"], "returns", T, N)}
-    episodes = returned["episode_returns"]
-    record["episode returns"] = torch.as_tensor(
-        [float(x) for x in (episodes.reshape(-1).tolist() if hasattr(episodes, "reshape") else episodes)],
-        dtype=torch.float64)
+    for key, name in (("episode_returns", "episode returns"), ("episode_end_steps", "episode end steps")):
+        values = returned[key]
+        record[name] = torch.as_tensor(
+            [float(x) for x in (values.reshape(-1).tolist() if hasattr(values, "reshape") else values)],
+            dtype=torch.float64)
     record.update(_params_record(args["agent"]))
     return record
 
@@ -706,7 +709,7 @@ def _wrong_capstone(*, truncation="bootstrap final obs", store="current", dones=
                  ent_coef, max_grad_norm, target_kl, seed):
         T, N = num_steps, envs.num_envs
         next_obs = torch.as_tensor(envs.reset(seed=seed)[0], dtype=torch.float32)
-        running, episode_returns = np.zeros(N), []
+        running, episode_returns, end_steps, steps = np.zeros(N), [], [], 0
         for it in range(iterations):
             if reset_each_iteration and it > 0:
                 next_obs = torch.as_tensor(envs.reset(seed=seed)[0], dtype=torch.float32)
@@ -733,8 +736,10 @@ def _wrong_capstone(*, truncation="bootstrap final obs", store="current", dones=
                 obs[t] = new_obs if store == "next" else next_obs
                 next_obs = new_obs
                 running += reward
+                steps += N
                 for i in np.flatnonzero(terminated | truncated):
                     episode_returns.append(float(running[i]))
+                    end_steps.append(steps)
                     running[i] = 0.0
             if store == "next":  # the stored states must match the log-probs and values used
                 with torch.no_grad():
@@ -749,7 +754,8 @@ def _wrong_capstone(*, truncation="bootstrap final obs", store="current", dones=
             answers.ppo_update(agent, optimizer, flat(obs), flat(actions), flat(logp_old), flat(advantages),
                                flat(returns), minibatches(T * N), clip_eps, value_coef, ent_coef, max_grad_norm,
                                target_kl)
-        return {"advantages": advantages, "returns": returns, "episode_returns": episode_returns}
+        return {"advantages": advantages, "returns": returns, "episode_returns": episode_returns,
+                "episode_end_steps": end_steps}
     return capstone
 
 
@@ -759,13 +765,14 @@ EXERCISES.append(Exercise(
     kind="loop",
     title="capstone: your whole PPO (rollout, GAE, update)",
     signature="ppo_capstone(envs, agent, optimizer, iterations, num_steps, gamma, lam, clip_eps, minibatches, "
-              "value_coef, ent_coef, max_grad_norm, target_kl, seed) -> {'advantages', 'returns', 'episode_returns'}",
+              "value_coef, ent_coef, max_grad_norm, target_kl, seed) -> "
+              "{'advantages', 'returns', 'episode_returns', 'episode_end_steps'}",
     answer=answers.ppo_capstone,
     cases=_capstone_cases,
     updates=("agent", "optimizer", "envs"),
     outcome=_capstone_record,
     record_axes={"advantages of the last rollout": ("step", "env"), "returns of the last rollout": ("step", "env"),
-                 "episode returns": ("episode",), **_LAYER_AXES},
+                 "episode returns": ("episode",), "episode end steps": ("episode",), **_LAYER_AXES},
     mistakes=[
         Mistake("truncation treated as termination", _wrong_capstone(truncation="none"),
                 "your rollout treats an episode cut by the time limit like one that terminated: nothing is "

@@ -8,6 +8,10 @@ ablation is a loop over configs. The learner's functions can replace the course'
 ``ppo_clip_loss(logp, logp_old, advantages, clip_eps)``, ``approx_kl(logp, logp_old)``,
 ``clipped_value_loss(values, values_old, returns, clip_eps)`` and
 ``adaptive_kl_beta(beta, kl, target_kl)``; ``None`` means the answer (:mod:`course_utils.answers`).
+The update itself (epochs over minibatches, one optimiser step each, KL early stop) is
+``answers.ppo_update``, the loop chapter 08's workbook asks for; a learner's ``ppo_update`` can
+replace it when the config uses none of the switches it does not know (the KL penalty, value
+clipping, advantages left unnormalised).
 
 Speed (benchmarks/README.md): one torch thread, NumPy-vectorised CartPole, no torch.distributions
 in the loops, a rollout's sampling noise drawn at once, values and old log-probabilities in one
@@ -139,6 +143,7 @@ class Agent(nn.Module):
             self.biases.append(nn.Parameter(b))
         self.log_std = nn.Parameter(torch.full((act_dim,), cfg.log_std_init)) if continuous else None
         self.obs_rms = RunningMeanStd((obs_dim,)) if cfg.norm_obs else None
+        self.with_entropy = cfg.ent_coef != 0  # what evaluate returns by default: the loss needs it only then
         self.layers = tuple(zip(self.weights, self.biases))  # plain tuple: ParameterList indexing is slow
 
     def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
@@ -159,8 +164,10 @@ class Agent(nn.Module):
             obs = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + 1e-8), -10, 10)
         return torch.as_tensor(obs, dtype=torch.float32)
 
-    def evaluate(self, obs: Tensor, actions: Tensor, entropy: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
-        """(log pi(a|s) (B,), V(s) (B,), entropy of pi(.|s) (B,) or None), without torch.distributions."""
+    def evaluate(self, obs: Tensor, actions: Tensor, entropy: bool | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(log pi(a|s) (B,), V(s) (B,), entropy of pi(.|s) (B,) or None), without torch.distributions.
+        The entropy is computed when ``entropy`` is true, or (None) when the config's ent_coef is not 0."""
+        entropy = self.with_entropy if entropy is None else entropy
         out, values = self(obs)
         if self.continuous:  # diagonal Gaussian: the log-density summed over action dimensions
             z = (actions - out) * torch.exp(-self.log_std)
@@ -184,6 +191,14 @@ class Agent(nn.Module):
 
 
 # ----------------------------------------------------------------------------- training
+def _penalised_surrogate(kl_fn: Callable, beta: float) -> Callable:
+    """PPO-penalty's policy loss, -mean(r A) + beta KL(pi_old || pi), with this update's beta."""
+    def loss(logp: Tensor, logp_old: Tensor, advantages: Tensor, clip_eps: float) -> Tensor:
+        kl = kl_fn(logp, logp_old)
+        return -(torch.exp(logp - logp_old) * advantages).mean() + beta * kl
+    return loss
+
+
 def train_ppo(
     env_id: str = "CartPole-v1",
     *,
@@ -194,6 +209,7 @@ def train_ppo(
     adaptive_kl_beta: Callable | None = None,
     gae: Callable | None = None,
     explained_variance: Callable | None = None,
+    ppo_update: Callable | None = None,
     progress: bool = True,
     **overrides,
 ) -> History:
@@ -207,6 +223,8 @@ def train_ppo(
     were trained towards and value_mean, the mean of those values (before the update), kl_beta
     and the epochs run.
 
+    ``ppo_update(agent, optimizer, obs, actions, logp_old, advantages, returns, minibatches,
+    clip_eps, value_coef, ent_coef, max_grad_norm, target_kl)`` (workbook 08's loop),
     ``gae(rewards, values, dones, last_value, gamma, lam)`` and ``explained_variance(values,
     returns)`` may be a learner's functions too (chapter 05's and chapter 08's exercises); the
     diagnostics lab of chapter 08 passes a GAE without its done mask to break a run on purpose.
@@ -219,10 +237,15 @@ def train_ppo(
     gae_fn = plug_in(gae, answers.gae, "gae")
     ev_fn = plug_in(explained_variance, answers.explained_variance, "explained_variance", returns="float")
     penalty = cfg.objective == "kl_penalty"
+    if ppo_update is not None and (penalty or cfg.clip_value is not None or not cfg.norm_adv):
+        raise ValueError("a learner's ppo_update runs the clipped objective with plain value loss and normalised "
+                         "advantages: leave objective, clip_value and norm_adv at their defaults")
+    update_fn = ppo_update or answers.ppo_update
     used = {"ppo_clip_loss": clip_loss_fn.source, "approx_kl": kl_fn.source if penalty else None,
             "clipped_value_loss": value_loss_fn.source if cfg.clip_value else None,
             "adaptive_kl_beta": ("learner" if adaptive_kl_beta else "answer") if penalty else None,
-            "gae": gae_fn.source, "explained_variance": "learner" if explained_variance else "answer"}
+            "gae": gae_fn.source, "explained_variance": "learner" if explained_variance else "answer",
+            "ppo_update": "learner" if ppo_update else "answer"}
     history = History(config={**dataclasses.asdict(cfg), "hidden": list(cfg.hidden), "torch_threads": 1, **used})
     history.diagnostics = {"approx_kl": [], "clip_fraction": [], "entropy": [], "explained_variance": [], "value_mean": [],
                            "kl_beta": [], "epochs": []}
@@ -296,44 +319,27 @@ def train_ppo(
             b_returns, b_values = returns.reshape(-1)[keep], values.reshape(-1)[keep]
             explained = float(ev_fn(b_values, b_returns))  # how well the critic predicted these targets
 
-            # ---- update: K epochs of minibatch steps on the surrogate
+            # ---- update: K epochs of minibatch steps on the surrogate (answers.ppo_update, chapter 08's loop)
             frac = 1.0 - min(steps / cfg.total_steps, 1.0)  # SB3's "progress remaining"
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * frac if cfg.anneal_lr else cfg.lr
             clip_eps = cfg.clip_eps * frac if cfg.anneal_clip else cfg.clip_eps
             M, mb_size = len(b_obs), math.ceil(len(b_obs) / cfg.num_minibatches)
-            if cfg.norm_adv and cfg.num_minibatches == 1:  # the minibatch is the batch: normalise once
-                b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
-            for epoch in range(1, cfg.update_epochs + 1):
-                # one minibatch is the whole batch (its order does not matter): a slice, no copy
-                minibatches = [slice(None)] if cfg.num_minibatches == 1 else torch.randperm(M).split(mb_size)
-                for idx in minibatches:
-                    logp, new_values, entropy = agent.evaluate(b_obs[idx], b_actions[idx], entropy=cfg.ent_coef != 0)
-                    mb_adv, mb_logp_old = b_adv[idx], b_logp[idx]
-                    if cfg.norm_adv and cfg.num_minibatches > 1 and len(mb_adv) > 1:
-                        mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                    if cfg.objective == "clip":
-                        policy_loss = clip_loss_fn(logp, mb_logp_old, mb_adv, clip_eps)
-                    else:  # PPO-penalty: the plain surrogate minus beta * KL(pi_old || pi)
-                        kl = kl_fn(logp, mb_logp_old)
-                        policy_loss = -(torch.exp(logp - mb_logp_old) * mb_adv).mean() + beta * kl
-                    if cfg.clip_value is not None:
-                        v_loss = value_loss_fn(new_values, b_values[idx], b_returns[idx], cfg.clip_value)
-                    else:
-                        v_loss = ((new_values - b_returns[idx]) ** 2).mean()
-                    loss = policy_loss + cfg.value_coef * v_loss
-                    if cfg.ent_coef:
-                        loss = loss - cfg.ent_coef * entropy.mean()
-                    optimizer.zero_grad()
-                    loss.backward()
-                    if cfg.max_grad_norm is not None:
-                        clip_grad_norm(params, cfg.max_grad_norm)
-                    optimizer.step()
-                if cfg.target_kl is not None:  # stop once the policy has moved too far from the data's
-                    with torch.no_grad():
-                        kl_now = float(answers.approx_kl(agent.evaluate(b_obs, b_actions)[0], b_logp))
-                    if kl_now > 1.5 * cfg.target_kl:
-                        break
+            # one minibatch is the whole batch (its order does not matter): a slice, no copy; otherwise a
+            # shuffle per epoch, drawn only when the epoch runs (an early stop draws no more)
+            minibatches = ([slice(None)] if cfg.num_minibatches == 1 else torch.randperm(M).split(mb_size)
+                           for _ in range(cfg.update_epochs))
+            if ppo_update is not None:
+                stats = update_fn(agent, optimizer, b_obs, b_actions, b_logp, b_adv, b_returns, minibatches, clip_eps,
+                                  cfg.value_coef, cfg.ent_coef, cfg.max_grad_norm, cfg.target_kl)
+            else:
+                stats = update_fn(agent, optimizer, b_obs, b_actions, b_logp, b_adv, b_returns, minibatches, clip_eps,
+                                  cfg.value_coef, cfg.ent_coef, cfg.max_grad_norm, cfg.target_kl,
+                                  policy_loss=_penalised_surrogate(kl_fn, beta) if penalty else clip_loss_fn,
+                                  values_old=b_values, norm_adv=cfg.norm_adv,
+                                  value_loss=None if cfg.clip_value is None else
+                                  (lambda v, v_old, r: value_loss_fn(v, v_old, r, cfg.clip_value)))
+            epoch = int(stats["epochs"])
 
             # ---- how far the update moved the policy; PPO-penalty's dual step on beta
             with torch.no_grad():
@@ -347,8 +353,8 @@ def train_ppo(
             # ---- log
             history.env_steps.append(steps)
             history.iteration_mean_return.append(float(np.mean(episode_returns)) if episode_returns else float("nan"))
-            history.policy_loss.append(policy_loss.item())
-            history.value_loss.append(v_loss.item())
+            history.policy_loss.append(float(stats["policy_loss"]))
+            history.value_loss.append(float(stats["value_loss"]))
             history.wall_time.append(time.perf_counter() - start)
             for key, value in dict(approx_kl=kl_total, clip_fraction=clip_fraction, entropy=entropy_after.mean(),
                                    value_mean=b_values.mean(),
