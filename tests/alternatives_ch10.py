@@ -78,9 +78,34 @@ def kl_shaped_rewards_onehot(rewards, logp, logp_ref, mask, beta):
     return beta * (logp_ref - logp).detach() * mask + rewards[:, None] * at_last
 
 
+def bradley_terry_loss_softplus(r_chosen, r_rejected):
+    # -log sigmoid(x) = log(1 + exp(-x)) = softplus(-x)
+    return torch.nn.functional.softplus(r_rejected - r_chosen).mean()
+
+
+def bradley_terry_loss_logsumexp(r_chosen, r_rejected):
+    # -log(e^{r_c} / (e^{r_c} + e^{r_r})) = logsumexp(r_c, r_r) - r_c
+    both = torch.stack([r_chosen, r_rejected], dim=1)
+    return (torch.logsumexp(both, dim=1) - r_chosen).mean()
+
+
+def dpo_loss_logsumexp(logp_chosen, logp_rejected, logp_ref_chosen, logp_ref_rejected, beta):
+    # the two implicit rewards as a softmax over the pair
+    rewards = beta * torch.stack([logp_chosen - logp_ref_chosen, logp_rejected - logp_ref_rejected], dim=1)
+    return -torch.log_softmax(rewards, dim=1)[:, 0].mean()
+
+
+def dpo_loss_ratios(logp_chosen, logp_rejected, logp_ref_chosen, logp_ref_rejected, beta):
+    # policy log-odds of the pair minus the reference's
+    margin = (logp_chosen - logp_rejected) - (logp_ref_chosen - logp_ref_rejected)
+    return torch.nn.functional.softplus(-beta * margin).mean()
+
+
 ALTERNATIVES = {
     "sequence_log_prob": [sequence_log_prob_loop, sequence_log_prob_cross_entropy],
     "answer_mask": [answer_mask_loop, answer_mask_cummax],
     "grpo_token_loss": [grpo_token_loss_where, grpo_token_loss_weights],
     "kl_shaped_rewards": [kl_shaped_rewards_onehot, kl_shaped_rewards_loop],
+    "bradley_terry_loss": [bradley_terry_loss_softplus, bradley_terry_loss_logsumexp],
+    "dpo_loss": [dpo_loss_logsumexp, dpo_loss_ratios],
 }

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["sequence_log_prob", "answer_mask", "grpo_token_loss", "kl_shaped_rewards", "AGGREGATIONS"]
+__all__ = ["sequence_log_prob", "answer_mask", "grpo_token_loss", "kl_shaped_rewards", "bradley_terry_loss", "dpo_loss",
+           "AGGREGATIONS"]
 
 AGGREGATIONS = ("sequence", "token", "constant")
 
@@ -74,3 +75,28 @@ def kl_shaped_rewards(rewards: Tensor, logp: Tensor, logp_ref: Tensor, mask: Ten
     last = (torch.arange(mask.shape[1]) * (mask > 0)).argmax(dim=1)  # the last answer position of each row
     shaped[torch.arange(mask.shape[0]), last] += rewards
     return shaped
+
+
+def bradley_terry_loss(r_chosen: Tensor, r_rejected: Tensor) -> Tensor:
+    """Minus the mean log-likelihood of the preferences under Bradley-Terry:
+    P(chosen preferred to rejected) = sigmoid(r_chosen - r_rejected), so the loss is
+    -mean log sigmoid(r_chosen - r_rejected), computed stably.
+
+    r_chosen, r_rejected: (N,) the reward model's scores of the preferred and the other answer.
+    Returns a 0-d tensor.
+    """
+    return -torch.nn.functional.logsigmoid(r_chosen - r_rejected).mean()
+
+
+def dpo_loss(logp_chosen: Tensor, logp_rejected: Tensor, logp_ref_chosen: Tensor, logp_ref_rejected: Tensor,
+             beta: float) -> Tensor:
+    """DPO: Bradley-Terry with the implicit reward r = beta log(pi / pi_ref) of each answer,
+    -mean log sigmoid(beta [(log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)]).
+
+    logp_chosen, logp_rejected:         (N,) log pi(answer | prompt) under the policy (with gradient).
+    logp_ref_chosen, logp_ref_rejected: (N,) the same under the frozen reference (constants).
+    beta: the KL weight of the objective the optimum solves, e.g. 0.1.
+    Returns a 0-d tensor.
+    """
+    margin = (logp_chosen - logp_ref_chosen.detach()) - (logp_rejected - logp_ref_rejected.detach())
+    return -torch.nn.functional.logsigmoid(beta * margin).mean()

@@ -319,3 +319,139 @@ EXERCISES.append(Exercise(
     success="That is KL in the reward, the way PPO-based RLHF does it; GRPO puts k3 in the loss instead. The sum of "
             "the shaped rewards of an answer is R - beta times a one-sample estimate of its KL to the reference.",
 ))
+
+
+# ---------------------------------------------------------------- bradley_terry_loss
+def _bt_cases():
+    g = gen(2005)
+    return [
+        Case("two pairs (worked by hand)",
+             fixed(r_chosen=torch.tensor([1.0, 0.0]), r_rejected=torch.tensor([1.0, math.log(3.0)])),
+             why="pair 1: equal scores, P(chosen) = sigmoid(0) = 1/2, -log(1/2) = 0.6931; pair 2: "
+                 "P = sigmoid(-log 3) = 1/(1 + 3) = 1/4, -log(1/4) = 1.3863; the mean is 1.0397"),
+        Case("32 pairs of scores", fixed(r_chosen=torch.randn(32, generator=g) * 2,
+                                         r_rejected=torch.randn(32, generator=g) * 2)),
+        Case("scores of several tens (numerical stability)",
+             fixed(r_chosen=torch.tensor([-60.0, 80.0, 3.0, -120.0]), r_rejected=torch.tensor([60.0, -80.0, 2.0, 0.0])),
+             why="a margin of -120 makes exp(-margin) overflow in float32: log(1 + exp(-x)) must be computed "
+                 "without forming exp(-x) for very negative x (torch.nn.functional.logsigmoid or softplus)"),
+        Case("a batch of one pair", fixed(r_chosen=torch.tensor([0.3]), r_rejected=torch.tensor([-0.4]))),
+    ]
+
+
+def _bt_unstable(r_chosen, r_rejected):
+    return -torch.log(torch.sigmoid(r_chosen - r_rejected)).mean()
+
+
+EXERCISES.append(Exercise(
+    id="bradley_terry_loss",
+    chapter=CHAPTER,
+    title="the reward model's loss on preferences",
+    signature="bradley_terry_loss(r_chosen (N,), r_rejected (N,)) -> () tensor",
+    answer=answers.bradley_terry_loss,
+    cases=_bt_cases,
+    grad_wrt=("r_chosen", "r_rejected"),
+    mistakes=[
+        Mistake("unstable log of sigmoid", _bt_unstable,
+                "your loss is right for moderate scores but not for a margin of a hundred or so: sigmoid underflows "
+                "to 0 there and log(0) is -inf. Use torch.nn.functional.logsigmoid (or -softplus(-x)), which "
+                "never forms the tiny probability."),
+        Mistake("order swapped", lambda r_chosen, r_rejected: -torch.nn.functional.logsigmoid(r_rejected - r_chosen).mean(),
+                "your loss is smallest when the REJECTED answer scores higher. Bradley-Terry's probability that the "
+                "chosen answer wins is sigmoid(r_chosen - r_rejected): that is what the loss makes large."),
+        Mistake("sign", lambda r_chosen, r_rejected: torch.nn.functional.logsigmoid(r_chosen - r_rejected).mean(),
+                "you returned the mean log-likelihood itself. A loss is minimised: return MINUS it."),
+        Mistake("sum, not mean", lambda r_chosen, r_rejected: -torch.nn.functional.logsigmoid(r_chosen - r_rejected).sum(),
+                "you summed over the pairs; take the mean, so that the loss (and the step size it asks of the "
+                "optimiser) does not grow with the batch."),
+        Mistake("no log", lambda r_chosen, r_rejected: -torch.sigmoid(r_chosen - r_rejected).mean(),
+                "you maximised the probability itself, not its log. The likelihood of independent preferences is "
+                "a product; its log is the sum of log sigmoid(margin), which keeps pushing on pairs that are "
+                "badly wrong instead of saturating."),
+        Mistake("hinge", lambda r_chosen, r_rejected: torch.relu(1 - (r_chosen - r_rejected)).mean(),
+                "a margin (hinge) loss stops once the chosen answer leads by 1. Bradley-Terry is a probability "
+                "model: use -log sigmoid(r_chosen - r_rejected)."),
+    ],
+    hints=[
+        "Bradley-Terry says the chosen answer wins with probability sigmoid(r_chosen - r_rejected). What is the "
+        "negative log-likelihood of the observed winners?",
+        "Take the margin r_chosen - r_rejected per pair, its log-sigmoid (with a function that is stable for large "
+        "negative margins), and minus the mean over the pairs.",
+        "L = -(1/N) sum_i log sigmoid(r_chosen_i - r_rejected_i).",
+    ],
+    success="The reward model learns a score whose DIFFERENCES predict preferences: adding a constant to every "
+            "score changes nothing, which is why the course standardises the scores after training.",
+))
+
+
+# ---------------------------------------------------------------- dpo_loss (derive)
+def _dpo_cases():
+    g = gen(2006)
+    lc, lr_ = -torch.rand(16, generator=g) * 8 - 0.5, -torch.rand(16, generator=g) * 8 - 0.5
+    return [
+        Case("one pair, beta = 0.5 (worked by hand)",
+             fixed(logp_chosen=torch.tensor([-2.0]), logp_rejected=torch.tensor([-3.0]),
+                   logp_ref_chosen=torch.tensor([-3.0]), logp_ref_rejected=torch.tensor([-2.0]), beta=0.5),
+             why="the implicit rewards are 0.5 (-2 + 3) = 0.5 and 0.5 (-3 + 2) = -0.5, a margin of 1: "
+                 "-log sigmoid(1) = 0.3133"),
+        Case("the policy still equals the reference: every pair gives log 2",
+             fixed(logp_chosen=lc, logp_rejected=lr_, logp_ref_chosen=lc.clone(), logp_ref_rejected=lr_.clone(),
+                   beta=0.1),
+             why="all implicit rewards are 0, so the loss is -log(1/2) = 0.6931 whatever the answers"),
+        Case("16 pairs, beta = 0.1", fixed(logp_chosen=lc + torch.randn(16, generator=g), logp_rejected=lr_ +
+                                          torch.randn(16, generator=g), logp_ref_chosen=lc, logp_ref_rejected=lr_,
+                                          beta=0.1)),
+        Case("16 pairs, beta = 2, large margins", fixed(logp_chosen=lc + 30 * torch.randn(16, generator=g),
+                                                       logp_rejected=lr_, logp_ref_chosen=lc,
+                                                       logp_ref_rejected=lr_ + 30 * torch.randn(16, generator=g),
+                                                       beta=2.0)),
+    ]
+
+
+def _dpo(logp_chosen, logp_rejected, logp_ref_chosen, logp_ref_rejected, beta, *, ref_sign=1.0, use_beta=True,
+         swap=False, no_ref=False):
+    rc = logp_chosen - (0 if no_ref else ref_sign * logp_ref_chosen)
+    rr = logp_rejected - (0 if no_ref else ref_sign * logp_ref_rejected)
+    margin = (rr - rc) if swap else (rc - rr)
+    return -torch.nn.functional.logsigmoid((beta if use_beta else 1.0) * margin).mean()
+
+
+EXERCISES.append(Exercise(
+    id="dpo_loss",
+    kind="derive",
+    chapter=CHAPTER,
+    title="the DPO loss, from the optimum of the KL-regularised objective",
+    signature="dpo_loss(logp_chosen (N,), logp_rejected (N,), logp_ref_chosen (N,), logp_ref_rejected (N,), "
+              "beta float) -> () tensor",
+    answer=answers.dpo_loss,
+    cases=_dpo_cases,
+    grad_wrt=("logp_chosen", "logp_rejected"),
+    mistakes=[
+        Mistake("reference ignored", lambda *a: _dpo(*a, no_ref=True),
+                "the reference's log-probabilities are missing. The implicit reward is beta log(pi / pi_ref): "
+                "without pi_ref the loss only pushes the chosen answer's probability up, with no anchor."),
+        Mistake("reference added", lambda *a: _dpo(*a, ref_sign=-1.0),
+                "the reference's log-probability was added. log(pi / pi_ref) = log pi - log pi_ref."),
+        Mistake("beta forgotten", lambda *a: _dpo(*a, use_beta=False),
+                "beta is missing. Solving the optimum for the reward gives r = beta log(pi / pi_ref) + beta log Z: "
+                "the margin inside the sigmoid is beta times the difference of log-ratios."),
+        Mistake("chosen and rejected swapped", lambda *a: _dpo(*a, swap=True),
+                "the margin is rejected minus chosen: your loss prefers the rejected answers. Bradley-Terry gives "
+                "the CHOSEN answer probability sigmoid(r_chosen - r_rejected)."),
+        Mistake("divided by beta", lambda logp_chosen, logp_rejected, logp_ref_chosen, logp_ref_rejected, beta:
+                -torch.nn.functional.logsigmoid(((logp_chosen - logp_ref_chosen) - (logp_rejected - logp_ref_rejected))
+                                                / beta).mean(),
+                "you divided by beta. From pi* = pi_ref exp(r / beta) / Z, r = beta log(pi* / pi_ref) + beta log Z: "
+                "beta multiplies the log-ratio."),
+    ],
+    hints=[
+        "Start from the optimum pi*(o|q) = pi_ref(o|q) exp(r(q, o) / beta) / Z(q). Take logs and solve for r. What "
+        "happens to the term with Z(q) when you subtract the rewards of two answers to the same prompt?",
+        "r(q, o) = beta log(pi*(o|q) / pi_ref(o|q)) + beta log Z(q); in the difference r(chosen) - r(rejected) the "
+        "log Z cancels. Put that difference, with pi in place of pi*, into Bradley-Terry's -log sigmoid and "
+        "average over pairs.",
+        "L = -(1/N) sum_i log sigmoid(beta [(log pi_c - log pi_ref,c) - (log pi_r - log pi_ref,r)]).",
+    ],
+    success="Right: a reward model hidden in the policy. DPO fits the same Bradley-Terry likelihood as the reward "
+            "model, with the reward written as beta log(pi / pi_ref): no reward network, no sampling, no value model.",
+))

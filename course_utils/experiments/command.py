@@ -8,6 +8,7 @@
     grpo_vs_ppo               chapter 09's GRPO against PPO + critic
     llm_sft                   chapter 10's SFT model of the addition task (data/llm_sft.pt)
     llm_aggregation           chapter 10's GRPO from that model, three aggregations of the loss
+    llm_rlhf                  chapter 10's reward model, PPO-RLHF (KL in the reward or the loss) and DPO
     list                      print the names
 
 Each writes its JSON file under ``course_utils/data`` (see :mod:`course_utils.experiments.store`);
@@ -20,10 +21,10 @@ import argparse
 import sys
 from typing import Any
 
-from course_utils.experiments import (grpo_comparison, lambda_sweep, llm_aggregation, ppo_ablation, ppo_diagnostics,
-                                      reference_curves, store)
+from course_utils.experiments import (grpo_comparison, lambda_sweep, llm_aggregation, llm_rlhf, ppo_ablation,
+                                      ppo_diagnostics, reference_curves, store)
 
-OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo", "llm_sft", "llm_aggregation"]
+OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo", "llm_sft", "llm_aggregation", "llm_rlhf"]
 
 
 def names() -> list[str]:
@@ -81,6 +82,10 @@ def _make(name: str, args: argparse.Namespace) -> None:
         data = llm_aggregation.run(args.seeds or list(range(5)), args.llm_iterations, train_llm_grpo,
                                    lambda policy: evaluate(policy, AdditionTask()), progress)
         target = store.write(llm_aggregation.FILE, data, indent=None)
+    elif name == "llm_rlhf":
+        from course_utils.trainers import llm_rlhf as rlhf_trainer
+
+        target = store.write(llm_rlhf.FILE, llm_rlhf.run(args.seeds or list(range(5)), rlhf_trainer, progress), indent=None)
     else:
         from course_utils.trainers.a2c import train_a2c
         from course_utils.trainers.ppo import train_ppo
