@@ -88,3 +88,38 @@ def test_a_rejected_step_leaves_the_policy_unchanged():
     for p, q in zip(h.policy.parameters(), fresh.parameters()):
         assert torch.equal(p, q)
     assert np.isfinite(h.value_loss).all()
+
+
+def test_the_update_is_the_answer_keys_loop_or_the_learners():
+    """train_trpo runs answers.trpo_update; a learner's trpo_update is called with the loop item's
+    signature instead (here one that reproduces the answer's digits: the same log-probability formula)."""
+    from course_utils import answers
+
+    calls = []
+
+    def my_update(logits_fn, theta_old, actions, advantages, max_kl, damping, cg_iters, backtrack_iters,
+                  backtrack_coeff):
+        calls.append((tuple(logits_fn(theta_old).shape), tuple(theta_old.shape), tuple(actions.shape),
+                      tuple(advantages.shape), max_kl, damping, cg_iters, backtrack_iters, backtrack_coeff))
+        return answers.trpo_update(
+            logits_fn, theta_old, actions, advantages, max_kl, damping, cg_iters, backtrack_iters, backtrack_coeff,
+            log_prob=lambda logits, a: torch.log_softmax(logits, -1).gather(-1, a[:, None]).squeeze(-1))
+
+    kwargs = dict(**CARTPOLE, total_steps=4_096, seed=2, progress=False)
+    mine, ref = train_trpo(trpo_update=my_update, **kwargs), train_trpo(**kwargs)
+    assert mine.config["trpo_update"] == "learner" and ref.config["trpo_update"] == "answer"
+    assert mine.episode_returns == ref.episode_returns and mine.trpo == ref.trpo
+    n_params = sum(p.numel() for p in ref.policy.parameters())
+    assert calls == [((2048, 2), (n_params,), (2048,), (2048,), 0.01, 0.1, 10, 10, 0.8)] * 2
+    with pytest.raises(ValueError, match="softmax"):
+        train_trpo("Pendulum-v1", trpo_update=my_update, total_steps=512, progress=False)
+
+
+@pytest.mark.learning
+def test_a_learners_correct_loop_learns_cartpole():
+    """A correct variant of the loop item (tests/alternatives_loops_ch07.py) trains as the answer does."""
+    from tests.alternatives_loops_ch07 import trpo_update_while_loop
+
+    assert_learns(lambda seed: train_trpo(**CARTPOLE, trpo_update=trpo_update_while_loop, total_steps=40_000,
+                                          seed=seed, progress=False),
+                  seeds=[0, 1], threshold=200, reference="trpo_cartpole", budget=40_000)

@@ -2,20 +2,26 @@
 
 One iteration reads top to bottom:
 
-    rollout (T steps of N envs)  ->  GAE advantages  ->  g = grad of the surrogate L(theta)
-    ->  x ~ F^-1 g by conjugate gradient, F v by double back-propagation through the KL
-    ->  full step sqrt(2 delta / x^T F x) x  ->  backtracking line search (the surrogate must
-    improve AND the mean KL must stay <= delta)  ->  value-function regression  ->  log.
+    rollout (T steps of N envs)  ->  GAE advantages  ->  the TRPO update (trpo_update: g = grad
+    of the surrogate L(theta), x ~ F^-1 g by conjugate gradient with F v by double
+    back-propagation through the KL, full step sqrt(2 delta / x^T F x) x, backtracking line
+    search: the surrogate must improve AND the mean KL must stay <= delta)
+    ->  value-function regression  ->  log.
 
 The policy is updated in "flat" form: theta is the vector of all its parameters, and
 ``torch.func.functional_call`` evaluates the network at any theta, so that the KL and the
-surrogate are ordinary functions of one (P,) tensor. Every learner function is optional
-(``None`` means the answer of :mod:`course_utils.answers`) and is called with the spine's signature:
-``conjugate_gradient(Avp, b, iters, tol)``, ``fisher_vector_product(kl_fn, theta, v, damping)``,
-``trust_region_step(x, Fx, delta)``, ``kl_categorical(logits_p, logits_q)``.
+surrogate are ordinary functions of one (P,) tensor. The update is the answer key's
+``trpo_update`` (the algorithm is written once, in :mod:`course_utils.answers.trpo_loop`), or the
+learner's own loop. Every learner function is optional (``None`` means the answer of
+:mod:`course_utils.answers`) and is called with the spine's signature:
+``trpo_update(logits_fn, theta_old, actions, advantages, max_kl, damping, cg_iters,
+backtrack_iters, backtrack_coeff) -> (theta_new, stats)``, ``conjugate_gradient(Avp, b, iters, tol)``,
+``fisher_vector_product(kl_fn, theta, v, damping)``, ``trust_region_step(x, Fx, delta)``,
+``kl_categorical(logits_p, logits_q)``. A learner's ``trpo_update`` runs with its own pieces.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -49,6 +55,7 @@ def train_trpo(
     fisher_vector_product: Callable | None = None,
     trust_region_step: Callable | None = None,
     kl_categorical: Callable | None = None,
+    trpo_update: Callable | None = None,
     total_steps: int = 50_000,
     num_envs: int = 8,
     num_steps: int = 256,
@@ -74,6 +81,8 @@ def train_trpo(
         conjugate_gradient, fisher_vector_product, trust_region_step, kl_categorical: the
             learner's functions (chapters 06-07); None means the answer.
             ``kl_categorical`` is only used for discrete actions.
+        trpo_update: the learner's TRPO update (workbook 07; softmax policies only), which then
+            calls its own pieces; None means the answer's update, with the pieces above.
         total_steps: environment steps in all (CartPole: 50k-100k; Pendulum: 100k-200k).
         num_envs, num_steps: N environments stepped T times per iteration (N T per batch).
         gamma: discount (0.99; Pendulum learns faster with 0.95). lam: GAE lambda, close to 1.
@@ -104,7 +113,8 @@ def train_trpo(
         value_minibatch=value_minibatch, hidden=list(hidden), log_std_init=log_std_init, seed=seed, torch_threads=1,
         **{name: "learner" if fn is not None else "answer" for name, fn in [
             ("conjugate_gradient", conjugate_gradient), ("fisher_vector_product", fisher_vector_product),
-            ("trust_region_step", trust_region_step), ("kl_categorical", kl_categorical)]},
+            ("trust_region_step", trust_region_step), ("kl_categorical", kl_categorical),
+            ("trpo_update", trpo_update)]},
     )  # fmt: skip
     with one_torch_thread():
         # ---- env and agent
@@ -136,6 +146,18 @@ def train_trpo(
             mu, log_std = out
             return (-0.5 * ((actions - mu) / log_std.exp()) ** 2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
 
+        def log_prob_of(out, actions: Tensor) -> Tensor:
+            """log pi(a|s) from the policy's output: logits (discrete) or (mu, log_std)."""
+            return log_prob((out,) if discrete else out, actions)
+
+        def kl_of(out_p, out_q) -> Tensor:
+            """KL(p || q) per state: the learner's (or the answer's) kl_categorical, or the Gaussian's."""
+            return kl_cat(out_p, out_q) if discrete else kl_diag_gaussian(*out_p, *out_q)
+
+        if trpo_update is not None and not discrete:
+            raise ValueError("a trpo_update of your own is written for a softmax policy (discrete actions); "
+                             f"{env_id} has continuous actions: train it with trpo_update=None")
+
         history = History(config=config)
         history.trpo = {"kl": [], "backtracks": [], "expected_improvement": [], "surrogate_improvement": []}
         bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=bar_label(f"TRPO {env_id}"))
@@ -151,39 +173,22 @@ def train_trpo(
             adv = advantages.reshape(-1)
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
 
-            # ---- the surrogate L(theta) = mean ratio * A, and the mean KL(pi_old || pi_theta)
+            # ---- the TRPO update of the flat parameters (surrogate, natural step, line search)
             theta_old = parameters_to_vector(policy.parameters()).detach()
-            with torch.no_grad():
-                out_old = dist_params(theta_old, obs)
-                logp_old = log_prob(out_old, actions)
-
-            def surrogate(theta: Tensor) -> Tensor:
-                return (torch.exp(log_prob(dist_params(theta, obs), actions) - logp_old) * adv).mean()
-
-            def kl_fn(theta: Tensor) -> Tensor:
-                out = dist_params(theta, obs)
-                if discrete:
-                    return kl_cat(out_old[0], out[0]).mean()
-                return kl_diag_gaussian(*out_old, *out).mean()
-
-            # ---- natural-gradient direction x ~ F^-1 g, scaled to the trust region
-            theta = theta_old.clone().requires_grad_(True)
-            (g,) = torch.autograd.grad(surrogate(theta), theta)
-            Fvp = lambda v: torch.as_tensor(fvp(kl_fn, theta_old, v, damping), dtype=torch.float32)  # noqa: E731
-            x = torch.as_tensor(cg(Fvp, g, cg_iters, 1e-10), dtype=torch.float32)
-            step = torch.as_tensor(tr_step(x, Fvp(x), max_kl), dtype=torch.float32)
-            expected = float(g @ step)
-
-            # ---- backtracking line search: surrogate must improve, KL must stay in the region
-            with torch.no_grad():
-                L_old = float(surrogate(theta_old))
-                theta_new, backtracks, gain, kl = theta_old, -1, 0.0, 0.0
-                for k in range(backtrack_iters):
-                    candidate = theta_old + backtrack_coeff**k * step
-                    cand_gain, cand_kl = float(surrogate(candidate)) - L_old, float(kl_fn(candidate))
-                    if np.isfinite(cand_gain) and cand_kl <= max_kl and cand_gain > 0:
-                        theta_new, backtracks, gain, kl = candidate, k, cand_gain, cand_kl
-                        break
+            out_at = (lambda theta: dist_params(theta, obs)[0]) if discrete else (lambda theta: dist_params(theta, obs))
+            if trpo_update is None:  # the answer's loop, with the pieces plugged in above
+                theta_new, stats = answers.trpo_update(
+                    out_at, theta_old, actions, adv, max_kl, damping, cg_iters, backtrack_iters, backtrack_coeff,
+                    log_prob=log_prob_of, kl=kl_of, conjugate_gradient=cg, fisher_vector_product=fvp,
+                    trust_region_step=tr_step)
+            else:  # the learner's loop, with its own pieces
+                theta_new, stats = trpo_update(out_at, theta_old, actions, adv, max_kl, damping, cg_iters,
+                                               backtrack_iters, backtrack_coeff)
+            theta_new = torch.as_tensor(theta_new, dtype=torch.float32).detach().reshape(theta_old.shape)
+            read = lambda key: float(stats[key] if isinstance(stats, dict) else getattr(stats, key))  # noqa: E731
+            fraction, kl, gain = read("step_fraction"), read("kl"), read("improvement")
+            expected = read("expected_improvement")
+            backtracks = round(math.log(fraction) / math.log(backtrack_coeff)) if fraction > 0 else -1
             vector_to_parameters(theta_new, policy.parameters())
 
             # ---- value function: a few epochs of minibatch regression on the GAE returns
