@@ -71,17 +71,26 @@ def test_subtracting_v_can_raise_the_variance_as_lesson_03_says():
     assert "lowest of these" not in text and "0.0009" in text and "0.0576" in text
 
 
-def test_baseline_prediction_states_its_rewards_and_does_not_promise_a_smaller_variance_always():
+def test_baseline_prediction_states_its_bandit_and_the_batch_mean_keeps_1_minus_1_over_M_of_the_gradient():
+    """The question states its bandit (p, the rewards, M); its answer, 3/4 of the gradient, is exact: every
+    batch of M = 4 actions enumerated, E[g_i (R_i - mean_j R_j)] = (1 - 1/M) E[g_i R_i] (the noise has mean 0)."""
+    import itertools
+
     pred = catalogue.predictions()["baseline_mean_and_spread"]
-    assert "10" in pred.question and "11" in pred.question and "0.3" in pred.question
-    # on this bandit the average reward cuts the variance (noise std 1 adds E[g^2] = p (1 - p) to each) ...
-    p, r = 0.3, {0: 10.0, 1: 11.0}
-    noise = p * (1 - p)
-    plain = _bandit_variance(p, r, lambda a: r[a]) + noise
-    based = _bandit_variance(p, r, lambda a: r[a] - 10.3) + noise
-    assert plain / based > 50
-    # ... but not on every problem: the p = 0.9 bandit above, where the average reward is V
-    assert "not a rule" in pred.explanation and "raise the variance" in pred.explanation
+    assert all(word in pred.question for word in ("0.3", "10", "11", "M = 4", "0.21"))
+    p, r, M = 0.3, {0: 10.0, 1: 11.0}, 4
+    expected = 0.0
+    for actions in itertools.product((0, 1), repeat=M):
+        prob = 1.0
+        for a in actions:
+            prob *= p if a else 1 - p
+        mean = sum(r[a] for a in actions) / M
+        expected += prob * (actions[0] - p) * (r[actions[0]] - mean)
+    true_gradient = p * (1 - p) * (r[1] - r[0])
+    assert abs(true_gradient - 0.21) < 1e-12 and abs(expected - 0.75 * true_gradient) < 1e-12
+    assert pred.choices[pred.answer] == "3/4 of 0.21" and "(1 - 1/M)" in pred.explanation
+    # the reveal does not claim that a baseline always cuts the variance
+    assert "always" not in pred.explanation
 
 
 def test_random_cartpole_policy_scores_about_22_as_the_chapters_say():
@@ -249,3 +258,6 @@ def test_workbook_05_lambda_demo_bias_depends_on_the_action_and_vanishes_at_lamb
     assert all(a > b for a, b in zip(gaps, gaps[1:]))
     pred = catalogue.predictions()["lambda_bias_variance"]
     assert "0.475" in pred.explanation and "two actions" in pred.question
+    # the question: lambda = 0.5 keeps over 90% of the bias of lambda = 0 (0.443 of 0.475), 0.237 at 0.9
+    assert gaps[1] / gaps[0] > 0.9 and pred.choices[pred.answer].startswith("nearly all")
+    assert f"{gaps[1]:.3f}" in pred.explanation and f"{gaps[2]:.3f}" in pred.explanation

@@ -9,7 +9,8 @@
                      value_loss, a2c_loss                                            (ch. 02-04)
     advantages       td_residuals, gae, k_step_advantage, normalize_advantages,
                      group_relative_advantages, lambda_for_horizon                  (ch. 03-05, 09)
-    exact_mdp        tabular_policy_evaluation, advantage_table, discounted_visitation (ch. 06)
+    exact_mdp        tabular_policy_evaluation, advantage_table, discounted_visitation,
+                     trust_region_iteration (the bug lab)                            (ch. 06)
     trust_region     kl_categorical, conjugate_gradient, fisher_vector_product,
                      trust_region_step, softmax_fisher                              (ch. 06-07)
     surrogates       ppo_clip_loss, approx_kl, adaptive_kl_beta, clipped_value_loss,
@@ -37,7 +38,7 @@ from course_utils.answers.advantages import (
     td_residuals,
 )
 from course_utils.answers.episodes import run_episode, undiscounted_return
-from course_utils.answers.exact_mdp import discounted_visitation, policy_evaluation, q_values
+from course_utils.answers.exact_mdp import discounted_visitation, policy_evaluation, q_values, trust_region_iteration
 from course_utils.answers.exact_mdp import advantages as advantage_table
 from course_utils.answers.language_models import (answer_mask, bradley_terry_loss, dpo_loss, grpo_token_loss,
                                                   kl_shaped_rewards, sequence_log_prob)
@@ -88,6 +89,7 @@ __all__ = [
     "td_residuals", "bootstrapped_returns", "a2c_loss", "a2c_rollout", "a2c_update",
     "gae", "k_step_advantage", "lambda_returns", "lambda_for_horizon",
     "tabular_policy_evaluation", "advantage_table", "discounted_visitation", "kl_categorical", "softmax_fisher",
+    "trust_region_iteration",
     "conjugate_gradient", "fisher_vector_product", "trust_region_step", "trpo_update",
     "ppo_clip_loss", "approx_kl", "adaptive_kl_beta", "clipped_value_loss", "explained_variance",
     "ppo_update", "ppo_capstone",

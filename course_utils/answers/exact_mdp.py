@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["transition_matrix", "policy_evaluation", "q_values", "advantages", "discounted_visitation"]
+__all__ = ["transition_matrix", "policy_evaluation", "q_values", "advantages", "discounted_visitation",
+           "trust_region_iteration"]
 
 
 def transition_matrix(P: Tensor, pi: Tensor) -> Tensor:
@@ -48,3 +49,39 @@ def discounted_visitation(P: Tensor, pi: Tensor, mu: Tensor, gamma: float) -> Te
     S = P.shape[0]
     eye = torch.eye(S, dtype=P.dtype)
     return torch.linalg.solve((eye - gamma * transition_matrix(P, pi)).T, (1 - gamma) * mu)
+
+
+def trust_region_iteration(P: Tensor, R: Tensor, mu: Tensor, gamma: float, logits: Tensor, delta: float,
+                           iterations: int) -> Tensor:
+    """Policy iteration inside a trust region, on a small MDP solved exactly (chapter 06's bug lab).
+
+    A tabular softmax policy pi = softmax(logits) takes ``iterations`` steps. Each moves the logits
+    along the current policy's advantage table A^pi (the natural-gradient direction of a tabular softmax
+    policy) by the largest eta of 10, 5, 2.5, ... (40 tries) whose mean KL under the current policy's
+    visitation, sum_s d_pi(s) KL(pi(.|s) || pi_new(.|s)), is at most ``delta``.
+
+    P (S, A, S), R (S, A), mu (S,), gamma in [0, 1); logits (S, A), not changed; delta > 0; iterations >= 1.
+    Returns (iterations, 4), one row per step: J(pi) before the step, J(pi_new) after it, the gain the
+    surrogate predicts, sum_s d_pi(s) sum_a pi_new(a|s) A^pi(s, a) / (1 - gamma), and the step's mean KL.
+    """
+    S = P.shape[0]
+    eye = torch.eye(S, dtype=P.dtype)
+    pi = torch.softmax(logits, -1)
+    rows = []
+    for _ in range(iterations):
+        V = policy_evaluation(P, R, pi, gamma)
+        A = q_values(P, R, V, gamma) - V[:, None]
+        d = torch.linalg.solve((eye - gamma * transition_matrix(P, pi)).T, (1 - gamma) * mu)
+        eta = 10.0
+        for _ in range(40):
+            new_logits = logits + eta * A
+            pi_new = torch.softmax(new_logits, -1)
+            kl = (d * (pi * (torch.log_softmax(logits, -1) - torch.log_softmax(new_logits, -1))).sum(-1)).sum()
+            if kl <= delta:
+                break
+            eta /= 2
+        predicted = (d * (pi_new * A).sum(-1)).sum() / (1 - gamma)
+        J_after = mu @ policy_evaluation(P, R, pi_new, gamma)
+        rows.append(torch.stack([mu @ V, J_after, predicted, kl]))
+        logits, pi = new_logits, pi_new
+    return torch.stack(rows)

@@ -352,3 +352,95 @@ EXERCISES.append(Exercise(
     success="F = diag(p) - p p^T: positive semi-definite, with the all-ones direction (adding a constant to every "
             "logit) in its null space, since that move does not change the policy.",
 ))
+
+
+# ---------------------------------------------------------------- trust_region_iteration (the bug lab)
+from course_utils.answers import exact_mdp as _exact  # noqa: E402  (the lab's trainer lives with the exact MDPs)
+
+
+def _tri_variant(policy_follows: bool = True, line_search: bool = True, reverse_kl: bool = False):
+    """The lab's trainer with one thing changed: the policy left at the start (``policy_follows`` False),
+    the first eta always taken, or the KL measured the other way round."""
+    def trainer(P, R, mu, gamma, logits, delta, iterations):
+        S = P.shape[0]
+        eye = torch.eye(S, dtype=P.dtype)
+        pi = torch.softmax(logits, -1)
+        rows = []
+        for _ in range(iterations):
+            V = _exact.policy_evaluation(P, R, pi, gamma)
+            A = _exact.q_values(P, R, V, gamma) - V[:, None]
+            d = torch.linalg.solve((eye - gamma * _exact.transition_matrix(P, pi)).T, (1 - gamma) * mu)
+            eta = 10.0
+            for _ in range(40 if line_search else 1):
+                new_logits = logits + eta * A
+                pi_new = torch.softmax(new_logits, -1)
+                log_ratio = torch.log_softmax(logits, -1) - torch.log_softmax(new_logits, -1)
+                kl = (d * ((-pi_new * log_ratio) if reverse_kl else (pi * log_ratio)).sum(-1)).sum()
+                if kl <= delta:
+                    break
+                eta /= 2
+            predicted = (d * (pi_new * A).sum(-1)).sum() / (1 - gamma)
+            J_after = mu @ _exact.policy_evaluation(P, R, pi_new, gamma)
+            rows.append(torch.stack([mu @ V, J_after, predicted, kl]))
+            logits = new_logits
+            if policy_follows:
+                pi = pi_new
+        return torch.stack(rows)
+    return trainer
+
+
+def _lab_start(n_states: int, n_actions: int, seed: int) -> torch.Tensor:
+    return torch.randn(n_states, n_actions, generator=torch.Generator().manual_seed(seed), dtype=D)
+
+
+def _tri_cases():
+    chain = tabular.chain_mdp(8, 0.95, 0.1)
+    rand = tabular.random_mdp(5, 3, 0.9, seed=7)
+    return [
+        Case("one step on the lab's corridor (8 states, gamma = 0.95, delta = 0.01)",
+             fixed(P=chain.P, R=chain.R, mu=chain.mu, gamma=0.95, logits=_lab_start(8, 2, 0), delta=0.01,
+                   iterations=1),
+             shown="the lab's corridor, its seed-0 start, delta = 0.01, one step",
+             why="one step from the start: J before, J after, the predicted gain and the step's KL (at most 0.01)"),
+        Case("six steps on the corridor",
+             fixed(P=chain.P, R=chain.R, mu=chain.mu, gamma=0.95, logits=_lab_start(8, 2, 1), delta=0.01,
+                   iterations=6),
+             shown="the lab's corridor, its seed-1 start, delta = 0.01, six steps"),
+        Case("four steps on a random MDP (5 states, 3 actions, gamma = 0.9, delta = 0.05)",
+             fixed(P=rand.P, R=rand.R, mu=rand.mu, gamma=0.9, logits=_lab_start(5, 3, 2), delta=0.05,
+                   iterations=4),
+             shown="a random 5-state, 3-action MDP, delta = 0.05, four steps"),
+    ]
+
+
+EXERCISES.append(Exercise(
+    id="trust_region_iteration",
+    kind="debug",
+    bug="policy left at the start",  # the handed-out code makes this mistake
+    chapter=CHAPTER,
+    title="the bug lab: a trust-region iteration that stops learning",
+    signature="trust_region_iteration(P (S,A,S), R (S,A), mu (S,), gamma, logits (S,A), delta, iterations) "
+              "-> (iterations, 4)",
+    answer=answers.trust_region_iteration,
+    cases=_tri_cases,
+    mistakes=[
+        Mistake("policy left at the start", _tri_variant(policy_follows=False),
+                "from the second step on, the values, advantages and visitation are those of the starting policy: "
+                "after each step the logits move on, but the policy the next step is computed from stays behind."),
+        Mistake("no line search", _tri_variant(line_search=False),
+                "every step takes eta = 10 whatever its KL: the trust region is never enforced (see the KL column)."),
+        Mistake("KL reversed", _tri_variant(reverse_kl=True),
+                "the KL is measured as KL(pi_new || pi), weighted by the new policy; the trust region of the "
+                "contract is KL(pi || pi_new), weighted by the current policy, whose visitation d_pi also weights it."),
+    ],
+    hints=[
+        "Compare consecutive rows of what your function returns: is each step's 'J before' the previous step's "
+        "'J after'? Which quantities does a step compute from the current policy?",
+        "Every quantity of a step (V, A, d and the KL) must belong to the policy the step starts from. After the "
+        "step, what is that policy, and which variables describe it?",
+        "At the end of each iteration both the logits and the policy must become the new ones.",
+    ],
+    success="Each step now starts from the policy the last one reached: the predicted gain tracks the actual one, "
+            "every step's KL stays within delta, and J climbs to the optimum of the corridor.",
+    atol=1e-8, rtol=1e-6,
+))

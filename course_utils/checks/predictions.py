@@ -106,7 +106,7 @@ PREDICTIONS = [
                     "(gamma lambda)^(l-1). Here the two branches keep their difference of states, so the gap's bias "
                     "is about gamma (e(right) - e(left)) times (1 - lambda) / (1 - gamma lambda): 0.475 at lambda = 0 "
                     "and still 0.95 of it at lambda = 0.5 (the walls of the walk take a little off: 0.443 exactly), "
-                    "0.237 at lambda = 0.9, 0 only at lambda = 1. The bias goes only as fast as "
+                    "0.238 at lambda = 0.9, 0 only at lambda = 1. The bias goes only as fast as "
                     "(1 - lambda) / (1 - gamma lambda), so it lives in the last stretch of lambda below 1, while the "
                     "variance grows all the way (1.0 at lambda = 0, 1.9 at 0.5, 18.7 at 1): that is why the usual "
                     "lambda is 0.9 to 0.97, not 0.5.",

@@ -9,6 +9,7 @@
     llm_sft                   chapter 10's SFT model of the addition task (data/llm_sft.pt)
     llm_aggregation           chapter 10's GRPO from that model, three aggregations of the loss
     llm_rlhf                  chapter 10's reward model, PPO-RLHF (KL in the reward or the loss) and DPO
+    trust_region_lab          chapter 06's bug lab: a trust-region iteration, healthy and as handed out (seconds)
     list                      print the names
 
 Each writes its JSON file under ``course_utils/data`` (see :mod:`course_utils.experiments.store`);
@@ -22,9 +23,10 @@ import sys
 from typing import Any
 
 from course_utils.experiments import (grpo_comparison, lambda_sweep, llm_aggregation, llm_rlhf, ppo_ablation,
-                                      ppo_diagnostics, reference_curves, store)
+                                      ppo_diagnostics, reference_curves, store, trust_region_lab)
 
-OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo", "llm_sft", "llm_aggregation", "llm_rlhf"]
+OTHERS = ["gae_lambda_sweep", "ppo_ablation", "ppo_diagnostics", "grpo_vs_ppo", "llm_sft", "llm_aggregation", "llm_rlhf",
+          "trust_region_lab"]
 
 
 def names() -> list[str]:
@@ -82,6 +84,14 @@ def _make(name: str, args: argparse.Namespace) -> None:
         data = llm_aggregation.run(args.seeds or list(range(5)), args.llm_iterations, train_llm_grpo,
                                    lambda policy: evaluate(policy, AdditionTask()), progress)
         target = store.write(llm_aggregation.FILE, data, indent=None)
+    elif name == "trust_region_lab":
+        from course_utils.answers import trust_region_iteration
+        from course_utils.catalogue import registry
+
+        handed_out = next(m.fn for m in registry()["trust_region_iteration"].mistakes
+                          if m.name == registry()["trust_region_iteration"].bug)
+        data = trust_region_lab.run(args.seeds or trust_region_lab.SEEDS, trust_region_iteration, handed_out)
+        target = store.write(trust_region_lab.FILE, data, indent=None)
     elif name == "llm_rlhf":
         from course_utils.trainers import llm_rlhf as rlhf_trainer
 
