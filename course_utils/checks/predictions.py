@@ -213,18 +213,24 @@ PREDICTIONS = [
                     "show what an update does; a mistake that changes little shows little.",
     ),
     Prediction(
-        id="same_reward_group",
+        id="same_reward_group",  # (the id of an earlier question, kept so that progress files still match)
         chapter="09 GRPO",
-        title="a group where every answer scores the same",
-        question="All 8 answers sampled for one prompt get the same reward (all right, or all wrong). Their "
-                 "group-relative advantages are...",
-        choices={"a": "all 0: that prompt teaches nothing this step",
-                 "b": "all +1", "c": "not a number (0 / 0)", "d": "the reward itself"},
-        answer="a",
-        explanation="Each advantage is (r - mean) / (std + eps_num): r - mean is 0 for every answer and eps_num keeps "
-                    "the division finite, so the prompt contributes no policy gradient (only the KL penalty "
-                    "still acts on its tokens). Prompts that are "
-                    "always solved, or never, carry no signal; GRPO learns from groups whose answers differ.",
+        title="one right answer among eight",
+        question="Early in training most answers are wrong. One prompt gets G = 8 answers: one is right (reward "
+                 "1), seven are wrong (reward 0). Its group-relative advantage (Bessel-corrected std, as in your "
+                 "function) is about...",
+        choices={"a": "0.875: its reward minus the group mean",
+                 "b": "1: a standardised score",
+                 "c": "2.5",
+                 "d": "8"},
+        answer="c",
+        explanation="The group's mean is 1/8 and its Bessel-corrected standard deviation is sqrt(1/8) = 0.354, so "
+                    "the right answer gets 0.875 / 0.354 = 2.47 and each wrong one -0.354 (the eight sum to 0). In "
+                    "general a lone success among G gets (G - 1) / sqrt(G): the rarer it is, the harder it is pushed, "
+                    "while a right answer in a half-right group gets about 0.94. Dividing by each group's std thus "
+                    "weights prompts by how rarely they are solved (or failed), not only by how good an answer is, "
+                    "which is the 'difficulty bias' that Dr. GRPO removes by not dividing. A group whose answers "
+                    "all score the same is the limit: 0 / (0 + eps_num) = 0, no surrogate gradient at all.",
     ),
     Prediction(
         id="longer_wrong_answers",
