@@ -1,11 +1,18 @@
-"""Chapter 04, actor-critic: TD residuals, bootstrapped n-step returns, and the A2C loss."""
+"""Chapter 04, actor-critic: TD residuals, bootstrapped n-step returns, the A2C loss, and A2C itself (loop
+items: the rollout of a vector environment and the update)."""
 from __future__ import annotations
 
+from typing import Any, Optional, Sequence
+
+import gymnasium as gym
+import numpy as np
 import torch
+from gymnasium.wrappers import TimeLimit
+from torch import nn
 
 from course_utils import answers
 from course_utils.checks._common import fixed, gen
-from course_utils.grading.spec import Case, Exercise, Mistake
+from course_utils.grading.spec import Case, Exercise, Mistake, OutcomeError
 
 CHAPTER = "04 Actor-critic"
 EXERCISES: list[Exercise] = []  # in course order; course_utils.catalogue collects them
@@ -235,4 +242,443 @@ EXERCISES.append(Exercise(
     ],
     success="One backward pass now trains both networks: the actor through logp and the entropy, the critic "
             "through values, and nothing flows through the advantages or the targets.",
+))
+
+
+# ================================================================ loop items: the rollout and the A2C update
+# A scripted environment: a real gymnasium.Env whose episodes end at known steps, by termination (its
+# script) or by truncation (the TimeLimit wrapper), inside gymnasium's SyncVectorEnv with same-step
+# autoreset. Its observation is (k, e, c): steps taken in the episode, the episode's number, the env's
+# index, so every stored observation says where it comes from. Acting and the critic are deterministic
+# functions of the observation: no hidden randomness, every correct rollout stores the same arrays.
+class ScriptedEnv(gym.Env):
+    """Episode e terminates after ``terminate_at[e]`` steps (None: it runs until the time limit cuts it);
+    the reward depends on the action and on the step: r = (1 + a)(0.5 + 0.25 k) - 0.1 e."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, index: int, terminate_at: Sequence[Optional[int]]):
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.index, self.terminate_at = index, list(terminate_at)
+        self.episode, self.k, self.steps_taken = -1, 0, 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.k, self.episode, self.index], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.episode, self.k = self.episode + 1, 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.k += 1
+        self.steps_taken += 1
+        reward = (1.0 + int(action)) * (0.5 + 0.25 * self.k) - 0.1 * self.episode
+        script = self.terminate_at[min(self.episode, len(self.terminate_at) - 1)]
+        return self._obs(), reward, script is not None and self.k >= script, False, {}
+
+
+def _scripted_envs(scripts: Sequence[tuple[Sequence[Optional[int]], int]]) -> gym.vector.SyncVectorEnv:
+    """One ScriptedEnv per (terminate_at, time limit), stepped together with same-step autoreset."""
+    fns = [lambda i=i, s=s, limit=limit: TimeLimit(ScriptedEnv(i, s), max_episode_steps=limit)
+           for i, (s, limit) in enumerate(scripts)]
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def scripted_act(obs) -> tuple[torch.Tensor, torch.Tensor]:
+    """The case's policy: a_t = (k + e + c) mod 2, and its log-probability under logits
+    (0.3 k - 0.2 e, 0.1 c + 0.05 k + 0.1). obs (N, 3) -> (actions (N,) int64, logp (N,))."""
+    obs = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1, 3)
+    k, e, c = obs.unbind(-1)
+    actions = (k + e + c).round().long() % 2
+    logits = torch.stack([0.3 * k - 0.2 * e, 0.1 * c + 0.05 * k + 0.1], dim=-1)
+    return actions, torch.log_softmax(logits, dim=-1).gather(-1, actions[:, None]).squeeze(-1)
+
+
+def scripted_value(obs) -> torch.Tensor:
+    """The case's critic: V(k, e, c) = 1.5 k - 0.25 e + 0.1 c + 0.3. obs (B, 3) -> (B,)."""
+    obs = torch.as_tensor(np.asarray(obs.detach() if isinstance(obs, torch.Tensor) else obs),
+                          dtype=torch.float32).reshape(-1, 3)
+    return obs @ torch.tensor([1.5, -0.25, 0.1]) + 0.3
+
+
+def _rollout_args(scripts, num_steps: int, warmup: int = 0):
+    def make():
+        envs = _scripted_envs(scripts)
+        obs, _ = envs.reset(seed=0)
+        for _ in range(warmup):  # start in the middle of the episodes
+            obs, *_ = envs.step(np.zeros(envs.num_envs, dtype=np.int64))
+        return {"envs": envs, "obs": torch.as_tensor(obs), "act": scripted_act, "value": scripted_value,
+                "num_steps": num_steps}
+    return make
+
+
+def _rollout_cases():
+    return [
+        Case("3 environments, 8 steps from a reset: terminations, truncations by a time limit (one at the last "
+             "step), a step both terminated and truncated",
+             _rollout_args([([3, None], 5), ([None], 4), ([2, 4, 2], 4)], 8),
+             shown="env 0: terminates after 3 steps, then the limit of 5 cuts the next episode (step 7); env 1: "
+                   "the limit of 4 cuts every episode (steps 3 and 7, the rollout's last); env 2: terminates "
+                   "after 2 steps (step 1), then after 4 steps just as the limit of 4 ends it (step 5: "
+                   "terminated AND truncated), then after 2 (step 7). Observations (k, e, c): k steps into "
+                   "episode e of env c; V(k, e, c) = 1.5 k - 0.25 e + 0.1 c + 0.3",
+             why="the observation a step returns for a finished episode is the next episode's first; the "
+                 "truncated episode's last one is in info['final_obs']"),
+        Case("2 environments, 6 steps, started in the middle of the episodes; env 1's episodes last one step",
+             _rollout_args([([None], 3), ([1], 10)], 6, warmup=2),
+             shown="two steps were taken before your rollout starts (obs is where they left the envs); env 0: "
+                   "the limit of 3 cuts every episode; env 1: every step terminates its episode",
+             why="every step of env 1 ends an episode: nothing of the next one belongs to it"),
+        Case("1 environment, 4 steps, no episode end", _rollout_args([([None], 100)], 4),
+             shown="a single environment whose episode runs on: V(s_T) bootstraps the rollout's end"),
+    ]
+
+
+ROLLOUT_KEYS = ("obs", "actions", "logp", "values", "rewards", "terminated", "truncated", "truncation_values",
+                "last_value", "next_obs")
+
+
+def _read(returned: Any, key: str) -> Any:
+    value = returned.get(key) if isinstance(returned, dict) else getattr(returned, key, None)
+    if value is None:
+        raise OutcomeError(f"what your rollout returned has no '{key}': return a dict with the keys "
+                           + ", ".join(f"'{k}'" for k in ROLLOUT_KEYS) + ".")
+    return value
+
+
+def _as_float_tensor(value: Any) -> torch.Tensor:
+    """A tensor, an array, or a list of per-step tensors/arrays (stacked) -> float32 tensor."""
+    if isinstance(value, (list, tuple)):
+        return torch.stack([_as_float_tensor(v) for v in value]) if len(value) else torch.zeros(0)
+    if isinstance(value, torch.Tensor):
+        return value.detach().float()
+    return torch.as_tensor(np.asarray(value, dtype=np.float64)).float()
+
+
+def _rollout_record(args, returned):
+    """What the rollout stored, in the course's convention: ``truncated`` means cut by the time limit AND not
+    terminated (a learner's raw flag is reduced to that), every other entry as stored."""
+    record = {key: _as_float_tensor(_read(returned, key)) for key in ROLLOUT_KEYS}
+    record["truncated"] = record["truncated"] * (1.0 - record["terminated"]).clamp(0.0, 1.0) \
+        if record["truncated"].shape == record["terminated"].shape else record["truncated"]
+    record["steps each environment took"] = torch.tensor(
+        [float(env.unwrapped.steps_taken) for env in args["envs"].envs])
+    return record
+
+
+def _wrong_rollout(*, store="current", truncation="final obs", dones="this step", both="terminal",
+                   after_end="autoreset", last_value="s_T"):
+    """A rollout with one thing done wrong (the catalogued loop mistakes below)."""
+    def rollout(envs, obs, act, value, num_steps):
+        T, N = num_steps, envs.num_envs
+        obs = torch.as_tensor(obs, dtype=torch.float32)
+        out = {k: [] for k in ("obs", "actions", "logp", "values", "rewards", "terminated", "truncated",
+                               "truncation_values")}
+        previous_term = np.zeros(N, dtype=bool)
+        for t in range(T):
+            actions, logp = act(obs)
+            values = value(obs)
+            next_obs, reward, term, trunc, info = envs.step(actions.numpy())
+            if both == "terminal":
+                trunc = trunc & ~term
+            if truncation == "termination":
+                term, trunc = term | trunc, np.zeros_like(trunc)
+            next_obs = torch.as_tensor(next_obs, dtype=torch.float32)
+            boot = torch.zeros(N)
+            for i in np.flatnonzero(trunc):
+                if truncation == "final obs":
+                    boot[i] = value(torch.as_tensor(info["final_obs"][i])[None])[0]
+                elif truncation == "reset obs":
+                    boot[i] = value(next_obs[i][None])[0]
+            out["obs"].append(next_obs if store == "next" else obs)
+            out["actions"].append(actions), out["logp"].append(logp), out["values"].append(values)
+            out["rewards"].append(torch.as_tensor(reward, dtype=torch.float32))
+            flags = previous_term if dones == "previous step" else term
+            out["terminated"].append(torch.as_tensor(flags, dtype=torch.float32))
+            out["truncated"].append(torch.as_tensor(trunc, dtype=torch.float32)), out["truncation_values"].append(boot)
+            previous_term = term
+            ended = term | trunc
+            if after_end == "final obs" and ended.any():  # carries on from the episode's last observation
+                for i in np.flatnonzero(ended):
+                    next_obs[i] = torch.as_tensor(info["final_obs"][i])
+            elif after_end == "reset" and ended.any():  # resets every environment, cutting the others' episodes
+                next_obs = torch.as_tensor(envs.reset()[0], dtype=torch.float32)
+            obs = next_obs
+        record = {k: torch.stack(v) for k, v in out.items()}
+        record["last_value"] = value(out["obs"][-1] if last_value == "s_T-1" else obs)
+        record["next_obs"] = obs
+        return record
+    return rollout
+
+
+_ROLLOUT_AXES = {key: ("step", "env") for key in ROLLOUT_KEYS}
+_ROLLOUT_AXES.update({"obs": ("step", "env", "feature"), "last_value": ("env",), "next_obs": ("env", "feature"),
+                      "steps each environment took": ("env",)})
+
+EXERCISES.append(Exercise(
+    id="a2c_rollout",
+    kind="loop",
+    chapter=CHAPTER,
+    title="the rollout: T steps of N environments, what each step stores, and the truncation bootstrap",
+    signature="a2c_rollout(envs, obs (N, obs_dim), act, value, num_steps) -> dict of obs (T, N, obs_dim), "
+              "actions, logp, values, rewards, terminated, truncated, truncation_values (T, N), last_value (N,), "
+              "next_obs (N, obs_dim)",
+    answer=answers.a2c_rollout,
+    cases=_rollout_cases,
+    updates=("envs",),
+    outcome=_rollout_record,
+    record_axes=_ROLLOUT_AXES,
+    mistakes=[
+        Mistake("next observation stored", _wrong_rollout(store="next"),
+                "`obs[t]` holds the observation the step RETURNED, s_{t+1}, not the one the action was chosen in. "
+                "Store obs before stepping: the update asks how good a_t was in s_t."),
+        Mistake("truncation treated as termination", _wrong_rollout(truncation="termination"),
+                "a time-limit cut is stored as a termination (and not bootstrapped): the episode was still "
+                "running, so its future is not worth 0. Keep `truncated` apart from `terminated` and store "
+                "V(final observation) for it."),
+        Mistake("bootstrapped from the reset observation", _wrong_rollout(truncation="reset obs"),
+                "at a truncated step you took V of the observation the step returned, which after a same-step "
+                "autoreset is already the NEXT episode's first. The cut episode's last observation is "
+                "info['final_obs'][i]."),
+        Mistake("no truncation bootstrap", _wrong_rollout(truncation="none"),
+                "the flags are right, but `truncation_values` is 0 at the truncated steps: the time limit cut an "
+                "episode that would have gone on, so store V of its final observation (info['final_obs'][i])."),
+        Mistake("done flag of the previous step", _wrong_rollout(dones="previous step"),
+                "`terminated[t]` is one step late: it holds the flag the PREVIOUS step returned (CleanRL's "
+                "'next_done' convention). Here terminated[t] says that step t itself ended its episode."),
+        Mistake("terminated and truncated at once, bootstrapped", _wrong_rollout(both="truncated"),
+                "a step that was both terminated and truncated was treated as a truncation and bootstrapped. The "
+                "state is terminal: nothing follows it, so it is a termination only."),
+        Mistake("continued from the final observation", _wrong_rollout(after_end="final obs"),
+                "after an episode ended you carried on from its final observation, so the next step pairs that "
+                "old observation with a transition of the new episode (a fake transition across the boundary). "
+                "The environment has already reset: continue from the observation the step returned."),
+        Mistake("reset by hand after an episode end", _wrong_rollout(after_end="reset"),
+                "you called envs.reset() when an episode ended. That resets EVERY environment, cutting the "
+                "others' episodes; the vector environment already resets a finished one by itself."),
+        Mistake("last value of the last stored observation", _wrong_rollout(last_value="s_T-1"),
+                "`last_value` is V(s_{T-1}), the last STORED observation; the rollout's end is bootstrapped with "
+                "V(s_T), the observation after the last step (the one the next rollout starts from)."),
+    ],
+    hints=[
+        "At step t, which observation did the policy look at, and which one does envs.step hand back? When a "
+        "step ends an episode, what does the returned observation belong to, and where is the episode's own "
+        "last observation?",
+        "Keep the observation you act on until the step is done, and store that one. With same-step autoreset, "
+        "an environment whose episode just ended already returns the first observation of its next episode; "
+        "the ended episode's last observation waits in the step's info. A time-limit cut leaves a future worth "
+        "V(that last observation); a termination leaves none, and a step that is both is a termination. After "
+        "the T steps, the observation you hold is s_T.",
+        "Step t stores s_t, a_t, log pi(a_t|s_t), V(s_t), r_t, terminated_t and truncated_t = truncated and not "
+        "terminated; truncation_values[t, i] = V(final_obs_i) where truncated_t,i, else 0; last_value = V(s_T); "
+        "next_obs = s_T.",
+    ],
+    success="Your rollout stores what the update needs and nothing false: no fake transition across an episode "
+            "boundary, and the time limit is not mistaken for the end of the world.",
+    timeout_s=10.0,
+))
+
+
+# ---------------------------------------------------------------- the A2C update
+class CaseActorCritic(nn.Module):
+    """The update cases' agent: tanh MLPs, obs (B, obs_dim) -> (logits (B, n_actions), values (B,)); with
+    ``shared`` one body and two heads."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: int = 8, shared: bool = False):
+        super().__init__()
+        self.shared = shared
+        if shared:
+            self.body = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh())
+            self.actor, self.critic = nn.Linear(hidden, n_actions), nn.Linear(hidden, 1)
+        else:
+            self.actor = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_actions))
+            self.critic = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(obs) if self.shared else obs
+        return self.actor(h), self.critic(h).squeeze(-1)
+
+
+def _update_args(seed: int, T: int, N: int, ends: dict[str, list[tuple[int, int]]], *, shared=False,
+                 optimizer="sgd", gamma=0.9, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5, obs_dim=4,
+                 n_actions=3):
+    def make():
+        g = gen(seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            agent = CaseActorCritic(obs_dim, n_actions, shared=shared)
+        if optimizer == "sgd":
+            opt = torch.optim.SGD(agent.parameters(), lr=0.1)
+        else:  # Adam after three earlier steps, so that its step depends on the gradient's size
+            opt = torch.optim.Adam(agent.parameters(), lr=0.01)
+            for _ in range(3):
+                opt.zero_grad()
+                (agent(torch.randn(6, obs_dim, generator=g))[0].sum() + agent(torch.randn(6, obs_dim, generator=g))[1].pow(2).sum()).backward()
+                opt.step()
+        opt.zero_grad()
+        stale = agent(torch.randn(5, obs_dim, generator=g))  # gradients left in .grad by earlier code
+        (stale[0].square().sum() + stale[1].sum()).backward()
+        obs = torch.randn(T, N, obs_dim, generator=g)
+        actions = torch.randint(0, n_actions, (T, N), generator=g)
+        terminated, truncated = torch.zeros(T, N), torch.zeros(T, N)
+        for t, i in ends.get("terminated", []):
+            terminated[t, i] = 1.0
+        for t, i in ends.get("truncated", []):
+            truncated[t, i] = 1.0
+        final_obs, next_obs = torch.randn(T, N, obs_dim, generator=g), torch.randn(N, obs_dim, generator=g)
+        with torch.no_grad():
+            logits, values = agent(obs.reshape(T * N, -1))
+            logp = torch.log_softmax(logits, -1).gather(-1, actions.reshape(-1, 1)).reshape(T, N)
+            truncation_values = agent(final_obs.reshape(T * N, -1))[1].reshape(T, N) * truncated
+            last_value = agent(next_obs)[1]
+        rollout = {"obs": obs, "actions": actions, "logp": logp, "values": values.reshape(T, N),
+                   "rewards": torch.randn(T, N, generator=g) + 1.0, "terminated": terminated,
+                   "truncated": truncated, "truncation_values": truncation_values, "last_value": last_value,
+                   "next_obs": next_obs}
+        return {"agent": agent, "optimizer": opt, "rollout": rollout, "gamma": gamma, "value_coef": value_coef,
+                "entropy_coef": entropy_coef, "max_grad_norm": max_grad_norm}
+    return make
+
+
+def _update_cases():
+    return [
+        Case("5 steps of 3 environments, SGD: a termination, a truncation, gradients left in .grad",
+             _update_args(41, 5, 3, {"terminated": [(1, 0)], "truncated": [(3, 2)]}),
+             shown="a rollout of T = 5, N = 3 (obs_dim 4, 3 actions) from an actor and a critic of 8 tanh units; "
+                   "env 0 terminates at step 1, env 2 is truncated at step 3; SGD with lr 0.1; gamma 0.9, "
+                   "value_coef 0.5, no entropy bonus, max_grad_norm 0.5 (the gradient is larger: it is clipped)"),
+        Case("8 steps of 2 environments, Adam after three steps, a shared body, an entropy bonus",
+             _update_args(42, 8, 2, {"terminated": [(2, 1), (6, 0)], "truncated": [(4, 0), (7, 1)]}, shared=True,
+                          optimizer="adam", gamma=0.99, entropy_coef=0.05, max_grad_norm=0.3),
+             shown="T = 8, N = 2, one body and two heads, Adam (lr 0.01) that has taken three steps; env 1 "
+                   "terminates at step 2 and is truncated at the last step; env 0 is truncated at step 4 and "
+                   "terminates at step 6; gamma 0.99, entropy_coef 0.05, max_grad_norm 0.3"),
+        Case("5 steps of 4 environments, no episode end, a loose clipping limit",
+             _update_args(43, 5, 4, {}, max_grad_norm=100.0, value_coef=0.25),
+             shown="T = 5, N = 4, every episode runs on (V(s_T) bootstraps every return); max_grad_norm 100 "
+                   "(no clipping happens), value_coef 0.25, SGD"),
+    ]
+
+
+def _stat(returned: Any, key: str) -> torch.Tensor:
+    if not isinstance(returned, dict) or key not in returned:
+        raise OutcomeError("return a dict {'policy_loss': ..., 'value_loss': ...}: the two parts of the loss "
+                           "before the step, as numbers.")
+    value = returned[key]
+    value = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value, dtype=np.float64))
+    if value.numel() != 1:
+        raise OutcomeError(f"'{key}' should be one number, not a tensor of shape {tuple(value.shape)}.")
+    return value.reshape(()).float()
+
+
+def _update_record(args, returned):
+    record = {"policy_loss (returned)": _stat(returned, "policy_loss"),
+              "value_loss (returned)": _stat(returned, "value_loss")}
+    record.update({f"{name} after the update": p.detach().clone() for name, p in args["agent"].named_parameters()})
+    return record
+
+
+def _wrong_update(*, zero_grad="before backward", bootstrap=True, truncation_bootstrap=True,
+                  truncation_ends=True, logp_from="forward", baseline=True, clip="before step",
+                  detach_advantages=True):
+    """The A2C update with one thing done wrong (the catalogued loop mistakes below)."""
+    def update(agent, optimizer, rollout, gamma, value_coef, entropy_coef, max_grad_norm):
+        T, N = rollout["rewards"].shape
+        rewards = rollout["rewards"] + (gamma * rollout["truncation_values"] if truncation_bootstrap else 0.0)
+        dones = torch.maximum(rollout["terminated"], rollout["truncated"]) if truncation_ends \
+            else rollout["terminated"]
+        last_value = rollout["last_value"] if bootstrap else torch.zeros_like(rollout["last_value"])
+        returns = answers.bootstrapped_returns(rewards, dones, last_value, gamma).reshape(-1)
+        logits, values = agent(rollout["obs"].reshape(T * N, -1))
+        logp_all = torch.log_softmax(logits, -1)
+        logp = logp_all.gather(-1, rollout["actions"].reshape(-1, 1)).squeeze(-1) if logp_from == "forward" \
+            else rollout["logp"].reshape(-1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        if not baseline:
+            advantages = returns
+        elif detach_advantages:
+            advantages = returns - rollout["values"].reshape(-1)
+        else:
+            advantages = returns - values  # the critic's output, with its gradient
+        if detach_advantages:
+            loss = answers.a2c_loss(logp, values, advantages, returns, entropy, value_coef, entropy_coef)
+        else:  # the loss written out, without detaching the advantages
+            loss = (-(logp * advantages).mean() + value_coef * ((values - returns) ** 2).mean()
+                    - entropy_coef * entropy.mean())
+        if zero_grad == "before backward":
+            optimizer.zero_grad()
+        loss.backward()
+        if zero_grad == "after backward":
+            optimizer.zero_grad()
+        if clip == "before step":
+            torch.nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+        optimizer.step()
+        if clip == "after step":
+            torch.nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+        return {"policy_loss": -(logp.detach() * advantages.detach()).mean().item(),
+                "value_loss": ((values.detach() - returns) ** 2).mean().item()}
+    return update
+
+
+EXERCISES.append(Exercise(
+    id="a2c_update",
+    kind="loop",
+    chapter=CHAPTER,
+    title="the A2C update from a stored rollout: targets, advantages, the loss, one clipped gradient step",
+    signature="a2c_update(agent, optimizer, rollout dict, gamma, value_coef, entropy_coef, max_grad_norm) -> "
+              "{'policy_loss': float, 'value_loss': float}",
+    answer=answers.a2c_update,
+    cases=_update_cases,
+    updates=("agent", "optimizer"),
+    outcome=_update_record,
+    record_axes={f"{net}.{layer}.weight after the update": ("output", "input")
+                 for net in ("actor", "critic") for layer in (0, 2)}
+    | {"body.0.weight after the update": ("output", "input"), "actor.weight after the update": ("output", "input"),
+       "critic.weight after the update": ("output", "input")},
+    mistakes=[
+        Mistake("zero_grad forgotten", _wrong_update(zero_grad="never"),
+                "the gradients left in .grad by earlier code were added to this update's: clear them "
+                "(optimizer.zero_grad()) before loss.backward()."),
+        Mistake("zero_grad after backward", _wrong_update(zero_grad="after backward"),
+                "optimizer.zero_grad() came after loss.backward(), so it wiped the gradient you had just computed "
+                "and the step used none. Clear first, then backward, then step."),
+        Mistake("no bootstrap at the rollout's end", _wrong_update(bootstrap=False),
+                "the returns start from 0 at the rollout's end: the episodes go on after step T-1, so the "
+                "recursion starts from last_value = V(s_T)."),
+        Mistake("truncation bootstrap ignored", _wrong_update(truncation_bootstrap=False),
+                "at a truncated step the return stops at r_t, as if the state were terminal: add gamma times "
+                "the stored truncation value, V(final observation), to that step's reward."),
+        Mistake("truncation not an episode end", _wrong_update(truncation_ends=False),
+                "only terminations stop the return, so after a truncated step the next episode's rewards flow "
+                "into the cut episode's return: every episode end (terminated or truncated) cuts it, and the "
+                "truncation's future comes from its bootstrap instead."),
+        Mistake("stored log-probs used", _wrong_update(logp_from="rollout"),
+                "the loss used the log-probabilities stored during the rollout: they carry no gradient, so "
+                "the actor did not move. Recompute log pi(a_t|s_t) with a forward pass of the agent."),
+        Mistake("no baseline", _wrong_update(baseline=False),
+                "the advantages are the returns themselves: subtract the stored V(s_t), A_t = G_t - V(s_t)."),
+        Mistake("advantages not detached", _wrong_update(detach_advantages=False),
+                "the advantages were computed from the critic's output with its gradient, so the policy loss "
+                "also trains the critic: use the stored values (or detach them); A_t is a constant of the loss."),
+        Mistake("clipping after the step", _wrong_update(clip="after step"),
+                "the step used the unclipped gradient: its global norm must be clipped to max_grad_norm between "
+                "backward() and step() (clipping after optimizer.step(), or not at all, changes nothing)."),
+    ],
+    hints=[
+        "Which quantities in the A2C loss are numbers fixed by the rollout, and which must carry a gradient "
+        "from a new forward pass? And what is still sitting in the parameters' .grad before you start?",
+        "First the targets: a truncated step's reward gets the discounted value of its final observation, every "
+        "episode end stops the return, and the rollout's end is bootstrapped with V(s_T); the advantage is the "
+        "return minus the stored value. Then a forward pass on the stored observations gives log pi, V and "
+        "the entropy, with gradient, for the loss you wrote. Then the optimiser's four moves, in order: clear, "
+        "backpropagate, clip, step.",
+        "r'_t = r_t + gamma V(final obs) where truncated; d_t = 1 where terminated or truncated; G_T = V(s_T), "
+        "G_t = r'_t + gamma (1 - d_t) G_{t+1}; A_t = G_t - V(s_t); the gradient g is scaled by "
+        "min(1, max_grad_norm / |g|) before the step.",
+    ],
+    success="One A2C iteration is now yours end to end: the rollout decides what is true, the update decides "
+            "what is constant, and the optimiser's moves come in the only order that works.",
+    timeout_s=10.0,
 ))
