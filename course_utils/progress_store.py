@@ -45,10 +45,11 @@ def _empty() -> dict[str, Any]:
 
 
 def load(path: Optional[Path] = None) -> tuple[dict[str, Any], Optional[str]]:
-    """Return (progress, warning). A missing file is empty progress; a corrupt one is moved
-    aside to ``<name>.corrupt`` and replaced, and the warning says so (never raises)."""
+    """Return (progress, warning). A missing or empty file is empty progress (``mktemp`` makes an
+    empty one); a corrupt one is moved aside to ``<name>.corrupt`` and replaced, and the warning says
+    so (never raises)."""
     path = path or progress_path()
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:
         return _empty(), None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -121,7 +121,7 @@ def test_predict_records_once_and_reveal_waits_for_it(capsys):
     assert "first prediction stands" in capsys.readouterr().out
     reveal("kl_step_doubles")
     out = capsys.readouterr().out
-    assert "You predicted (c)" in out and "(b) 4" in out
+    assert "You predicted (c)" in out and "(b) 2" in out
     entry = progress_store.load()[0]["exercises"]["kl_step_doubles"]
     assert entry["prediction"] == "c" and entry["correct"] is False and entry["status"] == "passed"
 

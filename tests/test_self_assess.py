@@ -71,3 +71,14 @@ def test_the_model_answer_shows_its_rubric_and_how_to_score(capsys, tmp_path, mo
     assert 'self_assess("surrogate_first_order", met=[1, 3])' in shown
     self_assess("no_such_derivation")
     assert "There is no written derivation" in capsys.readouterr().out
+
+
+def test_an_empty_progress_file_is_empty_progress_without_a_warning(tmp_path):
+    """`COURSE_PROGRESS_FILE=$(mktemp)` (how notebooks are executed for their stored outputs) makes an empty
+    file: no warning about a corrupt file, with its temporary path, may reach a stored output."""
+    empty = tmp_path / "progress.json"
+    empty.write_text("")
+    data, warning = progress_store.load(empty)
+    assert warning is None and data["exercises"] == {}
+    (tmp_path / "bad.json").write_text("{not json")
+    assert "could not be read" in progress_store.load(tmp_path / "bad.json")[1]
