@@ -35,12 +35,13 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from course_utils.classroom.sandbox import ChildOutcome, Limits, kill_group, run_sandboxed, sandbox_mode
 from course_utils.grading import protocol
+from course_utils.grading.check_notebook import NotebookReport
 from course_utils.grading.result import missing, not_run
 
 FIXED_COLUMNS_BEFORE = ["identifier"]
@@ -53,32 +54,9 @@ class Submission:
     path: Path
 
 
-@dataclass
-class Row:
-    """One graded submission: what goes into the CSV and into the student's feedback file."""
-
-    identifier: str
-    results: dict[str, str] = field(default_factory=dict)  # exercise id -> status
-    messages: dict[str, str] = field(default_factory=dict)  # exercise id -> feedback text
-    mistakes: dict[str, str] = field(default_factory=dict)  # exercise id -> name of the diagnosed mistake
-    help: dict[str, str] = field(default_factory=dict)  # exercise id -> the help used
-    status: str = "graded"
-    runtime_s: float = 0.0
-    detail: str = ""
-    expected: list[str] = field(default_factory=list)  # the assignment's items: the denominator
-
-    @property
-    def total(self) -> int:
-        return sum(1 for s in self.results.values() if s == "passed")
-
-    def csv_row(self, exercises: list[str]) -> dict[str, str]:
-        graded = [ex for ex in self.results if not self.expected or ex in self.expected]
-        size = len(self.expected) if self.expected else len(self.results)
-        total = sum(1 for ex in graded if self.results[ex] == "passed")
-        row = {"identifier": self.identifier, "total": str(total), "max": str(size),
-               "status": self.status, "runtime_s": f"{self.runtime_s:.1f}", "detail": self.detail}
-        row.update({ex: self.results.get(ex, "") for ex in exercises})
-        return row
+# A graded submission, what goes into the CSV and into the student's feedback file: the notebook
+# result type of ``check NOTEBOOK`` too (one type, its verdicts as notebook_verdicts gives them).
+Row = NotebookReport
 
 
 def discover(root: Path) -> list[Submission]:
@@ -196,9 +174,10 @@ def expected_items(path: Path, assignment: Optional[Path] = None) -> tuple[list[
 # grader, the catalogue): it cannot change a verdict (the comparison runs outside the kernel) but
 # the instructor should know, with the cell that did it.
 PATCHES = re.compile(
-    r"^[ \t]*(?:[\w.]+\s*=\s*)*(?:[A-Za-z_][\w.]*\.)?"
+    r"^[ \t]*(?:[\w.]+\s*=\s*)*[A-Za-z_][\w.]*\."  # an attribute of a module: a bare name patches nothing
     r"(?:allclose|isclose|equal|array_equal|assert_close|assert_allclose|assert_array_equal|check|grade\w*"
     r"|judge\w*|observe\w*|registry|compose)\s*=(?!=)"
+    r"|^[ \t]*(?:[\w.]+\s*=\s*)*check\s*=(?!=)"  # the workbook's own check(...) replaced
     r"|^[ \t]*(?:[\w.]+\s*=\s*)*course_utils\.[\w.]+\s*=(?!=)"
     r"|\bsetattr\s*\(\s*(?:course_utils|torch|np|numpy)\b"
     r"|^[ \t]*def\s+check\s*\(", re.M)
@@ -247,17 +226,10 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
                      results: Optional[dict[str, dict[str, Any]]] = None) -> Row:
     """Turn what the sandboxed child left behind, and the verdicts on it (``results``, from
     :func:`judge_outcome` when None), into a gradebook row with a clear status."""
-    row = Row(identifier, runtime_s=outcome.runtime_s)
+    row = Row(identifier, results=dict(judge_outcome(outcome) if results is None else results),
+              runtime_s=outcome.runtime_s)
     data = outcome.data if isinstance(outcome.data, dict) else {}
-    helped = []
-    for ex_id, res in (judge_outcome(outcome) if results is None else results).items():
-        row.results[ex_id] = res["status"]
-        row.messages[ex_id] = res["message"] + (f"\n(help used: {res['help']})" if res.get("help") else "")
-        if res.get("mistake"):
-            row.mistakes[ex_id] = str(res["mistake"])
-        if res.get("help"):
-            row.help[ex_id] = str(res["help"])
-            helped.append(f"{ex_id} ({res['help']})")
+    helped = [f"{ex_id} ({row.help_of(ex_id)})" for ex_id in row.results if row.help_of(ex_id)]
     kind = str(data.get("kind", ""))
     if outcome.timed_out:
         row.status = "timeout"
@@ -279,7 +251,7 @@ def row_from_outcome(identifier: str, outcome: ChildOutcome, limits: Limits, exp
         if ex_id not in row.results:
             verdict = (missing(ex_id, "the submission does not define it (it is part of the assignment)") if ran
                        else not_run(ex_id, row.detail or row.status))
-            row.results[ex_id], row.messages[ex_id] = str(verdict["status"]), str(verdict["message"])
+            row.results[ex_id] = verdict
     row.expected = list(expected)
     return row
 
@@ -371,8 +343,8 @@ def items_path(gradebook: Path) -> Path:
 def item_rows(row: Row) -> list[dict[str, str]]:
     flagged = "1" if "FLAG:" in row.detail else ""
     return [{"identifier": row.identifier, "learner": learner_of(row.identifier), "item": ex_id, "status": status,
-             "mistake": row.mistakes.get(ex_id, ""), "help": row.help.get(ex_id, ""), "flagged": flagged}
-            for ex_id, status in row.results.items()]
+             "mistake": row.mistake_of(ex_id), "help": row.help_of(ex_id), "flagged": flagged}
+            for ex_id, status in ((ex_id, row.status_of(ex_id)) for ex_id in row.results)]
 
 
 class Gradebook:
@@ -424,8 +396,8 @@ def write_feedback(folder: Path, row: Row) -> Path:
         lines += [f"Note from the grader: {row.status} - {row.detail}", ""]
     elif row.detail:
         lines += [f"Note from the grader: {row.detail}", ""]
-    for ex_id, status in row.results.items():
-        lines += [f"## `{ex_id}`: {status}", "", "```text", row.messages.get(ex_id, "").replace("```", "'''"),
+    for ex_id in row.results:
+        lines += [f"## `{ex_id}`: {row.status_of(ex_id)}", "", "```text", row.message_of(ex_id).replace("```", "'''"),
                   "```", ""]
     target = folder / f"{safe_name(row.identifier)}.md"
     target.write_text("\n".join(lines), encoding="utf-8")

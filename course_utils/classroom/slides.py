@@ -188,11 +188,12 @@ _NUMBERED = re.compile(r"^(\d+)\s*·")
 DECK_CSS = f"""
 <style>
 /* course_utils.classroom.slides: a lesson laid out for a projector */
-.reveal .jp-InputArea pre, .reveal details.course-fold pre {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
-.reveal .jp-OutputArea-output pre {{ overflow-x: auto; }}  /* a printed table keeps its columns */
+.reveal .jp-InputArea pre, .reveal details.course-fold pre {{ white-space: pre-wrap; word-break: normal;
+  overflow-wrap: anywhere; }}
+.reveal .jp-OutputArea-output pre {{ white-space: pre-wrap; word-break: normal; overflow-wrap: anywhere; }}
 .reveal .jp-OutputArea-output img {{ max-height: {IMAGE_MAX_PX}px; width: auto; max-width: 100%; }}
 .reveal .jp-OutputArea-output pre {{ max-height: {PRINTOUT_MAX_PX}px; overflow-y: auto; }}
-.reveal details.course-fold {{ margin: 4px 0 4px 0; font-size: 0.5em; text-align: left; }}
+.reveal details.course-fold {{ margin: 4px 0 4px 0; font-size: 15px; text-align: left; }}
 .reveal details.course-fold > summary {{ cursor: pointer; color: #555; }}
 .reveal details.course-fold[open] .highlight {{ max-height: 520px; overflow-y: auto; }}
 </style>

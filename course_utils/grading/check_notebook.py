@@ -28,23 +28,74 @@ from course_utils.grading import protocol
 from course_utils.grading.result import not_run
 
 
+Verdict = dict[str, Any]  # {passed, status, message[, mistake][, help][, choice]}: notebook_verdicts' verdict
+
+
 @dataclass
 class NotebookReport:
-    path: Path
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
-    error: str = ""
+    """One graded notebook: the verdict on each item, and what the grading learnt about the file.
+
+    The one result type of both graders: ``check NOTEBOOK`` (:func:`grade_notebook`) and the
+    classroom's batch grader, for which it is a gradebook row (``classroom.batch.Row`` is this
+    class; :meth:`csv_row` gives the gradebook's columns). A verdict may be given as its status
+    alone (``{"f": "passed"}``), as a gradebook read back from CSV holds it.
+    """
+
+    identifier: str  # the notebook's path (check) or the submission's identifier (batch: its path, no .ipynb)
+    results: dict[str, Verdict] = field(default_factory=dict)  # item id -> verdict, in course order
+    error: str = ""  # why the notebook could not be run or read
+    path: Optional[Path] = None
     chapter: str = ""  # "07": the chapter the workbook belongs to ("" when the file does not say)
     fingerprints: dict[str, str] = field(default_factory=dict)  # function name -> fingerprint.fingerprint
     committed: dict[str, dict[str, str]] = field(default_factory=dict)  # the saved file's prediction records
     help_used: dict[str, str] = field(default_factory=dict)  # exercise id -> the help the file shows it used
+    # the batch grader's: how the sandboxed run went, its notes, and the assignment's items (the denominator)
+    status: str = "graded"  # graded, timeout, crashed, other_assignment, grader_error, ...
+    runtime_s: float = 0.0
+    detail: str = ""
+    expected: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.results = {item: ({"passed": verdict == "passed", "status": verdict, "message": ""}
+                               if isinstance(verdict, str) else verdict) for item, verdict in self.results.items()}
+
+    def status_of(self, item: str) -> str:
+        return str(self.results[item]["status"]) if item in self.results else ""
+
+    def mistake_of(self, item: str) -> str:
+        """The catalogued mistake the item's diagnosis names ("" when none)."""
+        return str(self.results.get(item, {}).get("mistake") or "")
+
+    def help_of(self, item: str) -> str:
+        return str(self.results.get(item, {}).get("help") or "")
+
+    def message_of(self, item: str) -> str:
+        """The feedback the item's check would show, with the help used."""
+        verdict = self.results.get(item, {})
+        used = self.help_of(item)
+        return str(verdict.get("message", "")) + (f"\n(help used: {used})" if used else "")
+
+    @property
+    def total(self) -> int:
+        return sum(1 for r in self.results.values() if r["status"] == "passed")
 
     @property
     def all_passed(self) -> bool:
         return not self.error and bool(self.results) and all(r["passed"] for r in self.results.values())
 
+    def csv_row(self, exercises: list[str]) -> dict[str, str]:
+        """The gradebook's columns: identifier, one status per exercise, total, max (the assignment's
+        size when known), status, runtime_s, detail."""
+        graded = [ex for ex in self.results if not self.expected or ex in self.expected]
+        size = len(self.expected) if self.expected else len(self.results)
+        total = sum(1 for ex in graded if self.status_of(ex) == "passed")
+        row = {"identifier": self.identifier, "total": str(total), "max": str(size),
+               "status": self.status, "runtime_s": f"{self.runtime_s:.1f}", "detail": self.detail}
+        row.update({ex: self.status_of(ex) for ex in exercises})
+        return row
+
     def summary(self) -> str:
-        n = sum(r["passed"] for r in self.results.values())
-        lines = [f"{self.path}: {n}/{len(self.results)} exercises passed"]
+        lines = [f"{self.identifier}: {self.total}/{len(self.results)} exercises passed"]
         lines += [f"  {r['status']:16s} {ex_id}" for ex_id, r in self.results.items()]
         if self.error:
             lines.append(f"  problem: {self.error}")
@@ -82,7 +133,7 @@ def grade_notebook(path: Path, judge: Callable[[Any, Any, Any], dict[str, dict[s
     """
     import nbformat
 
-    report = NotebookReport(Path(path))
+    report = NotebookReport(str(path), path=Path(path))
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # noqa: BLE001
