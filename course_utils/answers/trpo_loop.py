@@ -24,10 +24,9 @@ __all__ = ["trpo_update"]
 
 def trpo_update(logits_fn: Callable[[Tensor], Tensor], theta_old: Tensor, actions: Tensor, advantages: Tensor,
                 max_kl: float = 0.01, damping: float = 0.1, cg_iters: int = 10, backtrack_iters: int = 10,
-                backtrack_coeff: float = 0.8, *, log_prob: Callable = categorical_log_prob,
-                kl: Callable = kl_categorical, conjugate_gradient: Callable = _conjugate_gradient,
-                fisher_vector_product: Callable = _fisher_vector_product,
-                trust_region_step: Callable = _trust_region_step) -> tuple[Tensor, dict[str, float]]:
+                backtrack_coeff: float = 0.8, *, log_prob: Callable | None = None, kl: Callable | None = None,
+                conjugate_gradient: Callable | None = None, fisher_vector_product: Callable | None = None,
+                trust_region_step: Callable | None = None) -> tuple[Tensor, dict[str, float]]:
     """One TRPO update: maximise L(theta) = mean_i ratio_i A_i subject to mean KL(pi_old || pi_theta) <= delta.
 
     logits_fn:   theta (P,) -> logits (M, A) of the policy at flat parameters theta on the batch's M states.
@@ -42,8 +41,14 @@ def trpo_update(logits_fn: Callable[[Tensor], Tensor], theta_old: Tensor, action
     candidate passes, theta_new is theta_old and the first three are 0.
 
     The keyword-only arguments are the trainer's hooks (a Gaussian policy's log-density and KL, a
-    learner's pieces plugged in); the defaults are the course's softmax-policy answers.
+    learner's pieces plugged in); None means the course's answer for a softmax policy.
     """
+    log_prob = log_prob or categorical_log_prob
+    kl = kl or kl_categorical
+    conjugate_gradient = conjugate_gradient or _conjugate_gradient
+    fisher_vector_product = fisher_vector_product or _fisher_vector_product
+    trust_region_step = trust_region_step or _trust_region_step
+
     with torch.no_grad():
         logits_old = logits_fn(theta_old)  # pi_old on the batch: a constant of the update
         logp_old = log_prob(logits_old, actions)  # stored once, before any candidate exists
