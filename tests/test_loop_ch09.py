@@ -61,3 +61,24 @@ def test_a_loop_that_returns_nothing_is_told_what_to_return():
 
     res = grade("grpo_update", grpo_update)
     assert not res.passed and "loss.item()" in res.message
+
+
+def test_the_grpo_trainer_runs_the_loop_item_and_its_written_out_steps_agree():
+    """train_grpo's update is answers.grpo_update (or the learner's grpo_update); with the learner's pieces
+    plugged in instead, the written-out steps give the same run."""
+    from course_utils import answers
+    from course_utils.trainers.grpo_task import train_grpo
+
+    kwargs = dict(iterations=6, prompts_per_iteration=8, group_size=4, seed=3, progress=False)
+    ref = train_grpo(**kwargs)
+    assert ref.config["grpo_update"] == "answer"
+    pieces = train_grpo(group_relative_advantages=answers.group_relative_advantages, grpo_loss=answers.grpo_loss,
+                        **kwargs)
+    assert pieces.config["grpo_update"] is None
+    mine = train_grpo(grpo_update=ALTERNATIVES[0], **kwargs)
+    assert mine.config["grpo_update"] == "learner"
+    assert pieces.iteration_mean_return == ref.iteration_mean_return and pieces.policy_loss == ref.policy_loss
+    assert mine.iteration_mean_return[0] == ref.iteration_mean_return[0]
+    assert abs(mine.policy_loss[0] - ref.policy_loss[0]) < 1e-5
+    with pytest.raises(ValueError, match="alone"):
+        train_grpo(grpo_update=ALTERNATIVES[0], grpo_loss=answers.grpo_loss, **kwargs)

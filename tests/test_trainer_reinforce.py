@@ -115,3 +115,29 @@ def test_continuous_actions_and_truncation_bootstrap_run():
                               total_steps=400, batch_steps=400, progress=False)  # fmt: skip
     assert history.env_steps == [400] and len(history.episode_returns) == 2
     assert np.isfinite(history.policy_loss).all() and np.isfinite(history.value_loss).all()
+
+
+def test_the_plain_reward_to_go_update_is_the_loop_item_and_a_learners_loop_plugs_in():
+    """Chapter 02's loop item: train_reinforce runs answers.reinforce_step, or the learner's reinforce_step."""
+    from tests.alternatives_loops_ch02 import reinforce_step_per_episode
+
+    kwargs = dict(weights_fn="reward_to_go", total_steps=1_200, batch_steps=300, seed=2, progress=False)
+    ref = train_reinforce(**kwargs)
+    assert ref.config["reinforce_step"] == "answer"
+    calls = []
+
+    def my_reinforce_step(policy, optimizer, episodes, gamma):
+        calls.append((len(episodes), gamma))
+        return answers.reinforce_step(policy, optimizer, episodes, gamma)
+
+    mine = train_reinforce(reinforce_step=my_reinforce_step, **kwargs)
+    assert mine.config["reinforce_step"] == "learner" and calls and all(g == 0.99 for _, g in calls)
+    assert mine.episode_returns == ref.episode_returns and mine.policy_loss == ref.policy_loss
+    variant = train_reinforce(reinforce_step=reinforce_step_per_episode, **kwargs)  # equal up to float rounding
+    assert len(variant.policy_loss) == len(ref.policy_loss)
+    assert abs(variant.policy_loss[0] - ref.policy_loss[0]) < 1e-4 * max(1.0, abs(ref.policy_loss[0]))
+    with pytest.raises(ValueError, match="reinforce_step"):
+        train_reinforce(reinforce_step=my_reinforce_step, weights_fn="return", total_steps=200, progress=False)
+    with pytest.raises(ValueError, match="reinforce_step"):
+        train_reinforce(reinforce_step=my_reinforce_step, weights_fn="reward_to_go", baseline="value",
+                        total_steps=200, progress=False)

@@ -1,4 +1,5 @@
-"""Chapter 02, REINFORCE: returns, sampling a stochastic policy, and the policy-gradient surrogate."""
+"""Chapter 02, REINFORCE: returns, sampling a stochastic policy, the policy-gradient surrogate, and one whole
+REINFORCE iteration written by the learner (the loop item reinforce_step, graded by lock-step replay)."""
 from __future__ import annotations
 
 import torch
@@ -238,6 +239,8 @@ def _rs_cases():
 
 def _rs_record(args, returned):
     """The returned loss, then every policy parameter after the step."""
+    if returned is None:
+        raise OutcomeError("your loop returned None: return the batch's loss as a float (loss.item()).")
     try:  # a float, a 0-d tensor or a NumPy number
         loss = float(returned.detach() if isinstance(returned, torch.Tensor) else returned)
     except (TypeError, ValueError, RuntimeError):

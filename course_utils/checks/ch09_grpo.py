@@ -1,4 +1,5 @@
-"""Chapter 09, GRPO: advantages relative to a group of answers, and the GRPO loss with its KL to a reference."""
+"""Chapter 09, GRPO: advantages relative to a group of answers, the GRPO loss with its KL to a reference, and
+GRPO's whole update written by the learner (the loop item grpo_update, graded by lock-step replay)."""
 from __future__ import annotations
 
 import math
@@ -222,6 +223,8 @@ def _gu_cases():
 
 def _gu_record(args, returned):
     """The returned loss, then every policy parameter after the update."""
+    if returned is None:
+        raise OutcomeError("your loop returned None: return the last minibatch's loss as a float (loss.item()).")
     try:  # a float, a 0-d tensor or a NumPy number
         loss = float(returned.detach() if isinstance(returned, torch.Tensor) else returned)
     except (TypeError, ValueError, RuntimeError):
