@@ -479,6 +479,8 @@ TRPO_STATS = ("step_fraction", "kl", "improvement", "expected_improvement")
 
 def _trpo_record(args, returned):
     """The four statistics in order, then theta_new (the line search's decision first: it is what differs)."""
+    if returned is None:
+        raise OutcomeError("your loop returned None: return a pair (theta_new, stats).")
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
         raise OutcomeError(f"return a pair (theta_new, stats), not {type(returned).__name__}"
                            + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "") + ".")
