@@ -81,3 +81,63 @@ def test_the_cache_has_every_aggregation_over_five_seeds_and_its_command():
     for runs in data["runs"].values():
         assert len(runs) >= 5 and all(len(run["accuracy"]) == data["iterations"] for run in runs)
     assert {"llm_sft", "llm_aggregation"} <= set(command.names())
+
+
+# ---------------------------------------------------------------- RLHF in miniature
+from course_utils.experiments import llm_rlhf as rlhf_cache  # noqa: E402
+from course_utils.trainers import llm_rlhf  # noqa: E402
+
+
+def test_the_gold_rater_rewards_right_sums_and_charges_each_filler():
+    task = AdditionTask()
+    texts = ["132.", "132~.", "132~~~.", "131.", "131~.", "132"]
+    operands = torch.tensor([[47, 85]] * len(texts))
+    tokens = torch.cat([task.prompts(operands), _answers(task, texts)], 1)
+    gold = llm_rlhf.gold_score(task, operands, tokens)
+    cost = llm_rlhf.FILLER_COST
+    assert torch.allclose(gold, torch.tensor([1.0, 1 - cost, 1 - 3 * cost, 0.0, -cost, 0.0]))
+
+
+def test_preferences_follow_the_gold_rater_when_it_is_certain():
+    task = AdditionTask()
+    sft = llm_grpo.load_sft_policy()
+    pairs = llm_rlhf.preference_pairs(sft, task, 256, torch.Generator().manual_seed(0), tau=1e-6)
+    chosen = llm_rlhf.gold_score(task, pairs["operands"], pairs["chosen"])
+    rejected = llm_rlhf.gold_score(task, pairs["operands"], pairs["rejected"])
+    assert (chosen >= rejected).all() and (chosen > rejected).float().mean() > 0.2
+    assert torch.equal(pairs["chosen"][:, :PROMPT_LEN], pairs["rejected"][:, :PROMPT_LEN])  # one prompt per pair
+
+
+def test_reward_model_ppo_and_dpo_are_deterministic_and_take_the_learners_functions():
+    task = AdditionTask()
+    pairs = llm_rlhf.preference_pairs(llm_grpo.load_sft_policy(), task, 128, torch.Generator().manual_seed(1))
+
+    def my_bt(r_chosen, r_rejected):
+        return torch.nn.functional.softplus(r_rejected - r_chosen).mean()
+
+    a = llm_rlhf.train_reward_model(pairs, epochs=1, progress=False)
+    b = llm_rlhf.train_reward_model(pairs, bradley_terry_loss=my_bt, epochs=1, progress=False)
+    assert torch.allclose(a.score(pairs["chosen"]), b.score(pairs["chosen"]), atol=1e-5)
+    both = torch.cat([a.score(pairs["chosen"]), a.score(pairs["rejected"])])
+    assert abs(float(both.mean())) < 1e-4 and abs(float(both.std()) - 1) < 1e-4  # standardised
+    for kl_in in ("reward", "loss"):
+        h1 = llm_rlhf.train_llm_ppo(a, kl_in=kl_in, iterations=2, measure_every=2, progress=False)
+        h2 = llm_rlhf.train_llm_ppo(a, kl_in=kl_in, iterations=2, measure_every=2, progress=False,
+                                    kl_shaped_rewards=answers.kl_shaped_rewards)
+        assert h1.measures == h2.measures and h2.config["kl_shaped_rewards"] == "learner"
+        assert h1.measures["iteration"] == [0, 2] and h1.measures["kl"][0] == 0.0
+    with pytest.raises(ValueError, match="kl_in"):
+        llm_rlhf.train_llm_ppo(a, kl_in="both", iterations=1, progress=False)
+    d = llm_rlhf.train_dpo(pairs, a, epochs=1, measure_every=1, progress=False)
+    assert d.measures["iteration"] == [0, 1, 2] and d.config["dpo_loss"] == "answer"
+
+
+def test_the_rlhf_cache_has_five_seeds_three_methods_and_its_command():
+    data = rlhf_cache.load()
+    assert rlhf_cache.cache_path() == store.path("llm_rlhf.json") and "llm_rlhf" in command.names()
+    assert len(data["runs"]) >= 5 and data["meta"]["command"].startswith("python -m course_utils experiments llm_rlhf")
+    for method in rlhf_cache.METHODS:
+        gold, kl = rlhf_cache.curves(data, method, "gold"), rlhf_cache.curves(data, method, "kl")
+        assert gold.shape == kl.shape and gold.shape[0] == len(data["runs"])
+        assert (kl[:, 0] == 0).all()  # the first measurement is the SFT model itself
+    assert len(rlhf_cache.peak_kl(data, "ppo_reward")) == len(data["runs"])
