@@ -810,8 +810,8 @@ EXERCISES.append(Exercise(
         "log-probability and the value of the current state, step all environments, store the reward and whether "
         "the episode ended; for an episode cut by the time limit, add the discounted value of its last "
         "observation (in info['final_obs']) to that reward. Then GAE over the rollout, bootstrapped with the value "
-        "of the observation after the last step; returns = advantages + values; flatten time-major and call your "
-        "ppo_update with this iteration's minibatches.",
+        "of the observation after the last step, and the returns as the advantages plus the values; flatten "
+        "time-major and call your ppo_update with this iteration's minibatches.",
         "r_t <- r_t + gamma V(s^final_t) if truncated_t; d_t = terminated_t or truncated_t; A = GAE(r, V(s_0..s_T-1), "
         "d, V(s_T), gamma, lam); hat R = A + V; the batch's row t * N + n is (s_t^n, a_t^n, log pi_old, A, hat R).",
     ],
