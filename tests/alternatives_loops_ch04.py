@@ -117,3 +117,4 @@ def a2c_update_env_major(agent, optimizer, rollout, gamma, value_coef, entropy_c
 
 ROLLOUT_ALTERNATIVES = [a2c_rollout_per_step_critic, a2c_rollout_numpy_namespace]
 UPDATE_ALTERNATIVES = [a2c_update_values_recomputed, a2c_update_env_major]
+ALTERNATIVES = {"a2c_rollout": ROLLOUT_ALTERNATIVES, "a2c_update": UPDATE_ALTERNATIVES}

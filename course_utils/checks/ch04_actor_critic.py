@@ -341,6 +341,9 @@ ROLLOUT_KEYS = ("obs", "actions", "logp", "values", "rewards", "terminated", "tr
 
 
 def _read(returned: Any, key: str) -> Any:
+    if returned is None:
+        raise OutcomeError("your rollout returned None: return a dict with the keys "
+                           + ", ".join(f"'{k}'" for k in ROLLOUT_KEYS) + ".")
     value = returned.get(key) if isinstance(returned, dict) else getattr(returned, key, None)
     if value is None:
         raise OutcomeError(f"what your rollout returned has no '{key}': return a dict with the keys "
@@ -563,6 +566,9 @@ def _update_cases():
 
 
 def _stat(returned: Any, key: str) -> torch.Tensor:
+    if returned is None:
+        raise OutcomeError("your update returned None: return a dict {'policy_loss': ..., 'value_loss': ...}, "
+                           "the two parts of the loss before the step, as numbers.")
     if not isinstance(returned, dict) or key not in returned:
         raise OutcomeError("return a dict {'policy_loss': ..., 'value_loss': ...}: the two parts of the loss "
                            "before the step, as numbers.")
@@ -639,11 +645,11 @@ EXERCISES.append(Exercise(
        "critic.weight after the update": ("output", "input")},
     mistakes=[
         Mistake("zero_grad forgotten", _wrong_update(zero_grad="never"),
-                "the gradients left in .grad by earlier code were added to this update's: clear them "
-                "(optimizer.zero_grad()) before loss.backward()."),
+                "the gradients left in .grad by earlier code were added to this update's: have the optimiser "
+                "clear them before the backward pass."),
         Mistake("zero_grad after backward", _wrong_update(zero_grad="after backward"),
-                "optimizer.zero_grad() came after loss.backward(), so it wiped the gradient you had just computed "
-                "and the step used none. Clear first, then backward, then step."),
+                "the gradients were cleared after the backward pass, which wiped the gradient you had just "
+                "computed, and the step used none. Clear first, then backpropagate, then step."),
         Mistake("no bootstrap at the rollout's end", _wrong_update(bootstrap=False),
                 "the returns start from 0 at the rollout's end: the episodes go on after step T-1, so the "
                 "recursion starts from last_value = V(s_T)."),
@@ -664,7 +670,8 @@ EXERCISES.append(Exercise(
                 "also trains the critic: use the stored values (or detach them); A_t is a constant of the loss."),
         Mistake("clipping after the step", _wrong_update(clip="after step"),
                 "the step used the unclipped gradient: its global norm must be clipped to max_grad_norm between "
-                "backward() and step() (clipping after optimizer.step(), or not at all, changes nothing)."),
+                "the backward pass and the optimiser's step (clipping after the step, or not at all, changes "
+                "nothing in this update)."),
     ],
     hints=[
         "Which quantities in the A2C loss are numbers fixed by the rollout, and which must carry a gradient "
