@@ -22,111 +22,42 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Iterator
 
 import pytest
 
 from course_utils.grading import protocol
-from tests.chromium import ARTIFACTS, CHROMEDRIVER, CHROMIUM, chromium
-from tests.conftest import ROOT
+from tests.chromium import ARTIFACTS, ROOT, jupyterlab, needs_chromium, open_notebook, save, wait
 
-TOKEN = "predict-test"
 WORKBOOK = "01_log_derivative_trick.ipynb"
 PRED = "score_constant_shift"
-T = TypeVar("T")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                                reason="Debian's chromium and chromium-driver are not installed "
-                                       "(apt-get install chromium chromium-driver; .ci/run does it)")
-
-
-def _wait(what: str, fn: Callable[[], T], timeout: float = 120, every: float = 0.5) -> T:
-    deadline = time.time() + timeout
-    last_error: Exception | None = None
-    while time.time() < deadline:
-        try:
-            value = fn()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001  (the page is still changing)
-            last_error = exc
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+pytestmark = [needs_chromium, pytest.mark.system]
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[tuple[str, Path]]:
-    """JupyterLab serving a temporary folder with two copies of workbook 01; yields (URL, folder)."""
-    tmp = Path(tempfile.mkdtemp(prefix="course-predict-lab-"))
-    root = tmp / "work"
+def lab(tmp_path_factory) -> Iterator:
+    """JupyterLab serving a temporary folder with two copies of workbook 01 (autosave off,
+    saveState on as user settings); yields its ``tests.chromium.Lab``."""
+    root = tmp_path_factory.mktemp("predict-lab") / "work"
     root.mkdir()
     for name in ("open", "reloaded"):
         shutil.copyfile(ROOT / "exercises" / WORKBOOK, root / f"{name}_{WORKBOOK}")
-    settings = tmp / "settings"
-    for plugin, value in (("@jupyterlab/docmanager-extension", {"autosave": False}),
-                          ("@jupyter-widgets/jupyterlab-manager", {"saveState": True})):
-        (settings / plugin).mkdir(parents=True)
-        (settings / plugin / "plugin.jupyterlab-settings").write_text(json.dumps(value))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "ws"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               COURSE_PROGRESS_FILE=str(tmp / "progress.json"))
-    env.pop("MPLBACKEND", None)
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             f"--ServerApp.token={TOKEN}", "--allow-root", "--LabApp.expose_app_in_browser=True",
-                             f"--ServerApp.root_dir={root}"],
-                            cwd=root, env=env, stdout=open(tmp / "lab.log", "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError("JupyterLab exited early:\n" + (tmp / "lab.log").read_text()[-3000:])
-        with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2) as r:
-            return r.status == 200
-
-    try:
-        _wait("JupyterLab to answer", up, timeout=300)
-        yield base, root
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _find(path: str) -> str:
-    return ("const w = window.jupyterapp && [...window.jupyterapp.shell.widgets('main')]"
-            f".find(w => w.context && w.context.path === {path!r});")
+    with jupyterlab(token="predict-test", root=root,
+                    settings={"@jupyterlab/docmanager-extension": {"autosave": False},
+                              "@jupyter-widgets/jupyterlab-manager": {"saveState": True}}) as server:
+        yield server
 
 
 def _idle(driver, find: str) -> None:
     time.sleep(1.0)
-    _wait("the kernel to be idle", lambda: driver.execute_script(
+    wait("the kernel to be idle", lambda: driver.execute_script(
         find + "return !!(w && w.sessionContext.session && w.sessionContext.session.kernel"
         " && w.sessionContext.session.kernel.status === 'idle');"), timeout=180)
-
-
-def _open(driver, base: str, path: str) -> str:
-    driver.get(f"{base}/lab/tree/{path}?token={TOKEN}&reset")
-    find = _find(path)
-    _wait(f"{path} to open", lambda: driver.execute_script(
-        find + "return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
-        " && w.sessionContext.session.kernel.status === 'idle' && w.content && w.content.widgets.length);"), timeout=180)
-    driver.execute_script(find + "window.jupyterapp.shell.activateById(w.id);")
-    return find
 
 
 def _run_predict_cell(driver, find: str) -> None:
@@ -136,11 +67,6 @@ def _run_predict_cell(driver, find: str) -> None:
     driver.execute_script(find + "w.content.activeCellIndex = arguments[0]; w.content.deselectAll();"
                           "return window.jupyterapp.commands.execute('notebook:run-cell');", index)
     _idle(driver, find)
-
-
-def _save(driver, find: str) -> None:
-    driver.execute_script(find + "return window.jupyterapp.commands.execute('docmanager:save');")
-    _wait("the notebook to be saved", lambda: driver.execute_script(find + "return !w.context.model.dirty;"), 60)
 
 
 def _last_output(driver, find: str) -> str:
@@ -162,13 +88,13 @@ def _commit_b(driver, find: str) -> str:
         radio.click()
         return radio.is_selected()
 
-    _wait("(b) to be chosen", choose, 60)
-    button = _wait("the commit button", lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, ".jupyter-button")
-                                                  if "Commit my prediction" in b.text])[0]
+    wait("(b) to be chosen", choose, 60)
+    button = wait("the commit button", lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, ".jupyter-button")
+                                                 if "Commit my prediction" in b.text])[0]
     assert driver.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth;", button), \
         "the button's label is cut off"
     button.click()
-    _wait("the commitment to show", lambda: "Committed: (b)" in driver.find_element(By.TAG_NAME, "body").text, 60)
+    wait("the commitment to show", lambda: "Committed: (b)" in driver.find_element(By.TAG_NAME, "body").text, 60)
     _idle(driver, find)
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -179,39 +105,39 @@ def _course_check(path: Path, progress: Path) -> str:
     return proc.stdout + proc.stderr
 
 
-def test_a_button_commitment_is_saved_and_counted(lab, tmp_path):
-    base, root = lab
-    with chromium(page_load_timeout=120) as driver:
-        # 1. the page that ran the cell stays open: the record replaces "Not committed yet" in the cell
-        path = f"open_{WORKBOOK}"
-        find = _open(driver, base, path)
-        _run_predict_cell(driver, find)
-        assert _last_output(driver, find).startswith("Not committed yet")
-        _commit_b(driver, find)
-        assert _last_output(driver, find).startswith("Prediction recorded")
-        driver.save_screenshot(str(ARTIFACTS / "predict_committed_with_buttons.png"))
-        _save(driver, find)
-        saved = json.loads((root / path).read_text())
-        cell = next(c for c in saved["cells"] if f'predict("{PRED}")' in "".join(c["source"]))
-        assert cell["outputs"][-1]["data"][protocol.PREDICTION_MIME]["choice"] == "b", cell["outputs"][-1]
-        assert protocol.committed_predictions(saved)[PRED]["choice"] == "b"
+def test_a_button_commitment_is_saved_and_counted(lab, browser, tmp_path):
+    root = lab.root
+    driver = browser  # the session's headless Chromium (tests/chromium.py)
+    # 1. the page that ran the cell stays open: the record replaces "Not committed yet" in the cell
+    path = f"open_{WORKBOOK}"
+    find = open_notebook(driver, lab, path)
+    _run_predict_cell(driver, find)
+    assert _last_output(driver, find).startswith("Not committed yet")
+    _commit_b(driver, find)
+    assert _last_output(driver, find).startswith("Prediction recorded")
+    driver.save_screenshot(str(ARTIFACTS / "predict_committed_with_buttons.png"))
+    save(driver, find)
+    saved = json.loads((root / path).read_text())
+    cell = next(c for c in saved["cells"] if f'predict("{PRED}")' in "".join(c["source"]))
+    assert cell["outputs"][-1]["data"][protocol.PREDICTION_MIME]["choice"] == "b", cell["outputs"][-1]
+    assert protocol.committed_predictions(saved)[PRED]["choice"] == "b"
 
-        # 2. run the cell, save, reload the page, then click: the Output widget's saved state holds it
-        (root.parent / "progress.json").unlink()  # a learner who has not committed yet (the buttons appear)
-        path = f"reloaded_{WORKBOOK}"
-        find = _open(driver, base, path)
-        _run_predict_cell(driver, find)
-        _save(driver, find)
-        find = _open(driver, base, path)  # the same kernel, a new page
-        _commit_b(driver, find)
-        assert _last_output(driver, find).startswith("Not committed yet")  # the cell no longer receives the update...
-        _save(driver, find)
-        saved = json.loads((root / path).read_text())
-        cell = next(c for c in saved["cells"] if f'predict("{PRED}")' in "".join(c["source"]))
-        assert protocol.PREDICTION_MIME not in cell["outputs"][-1]["data"]
-        assert protocol.committed_predictions(saved)[PRED] == {  # ...the widget state does
-            "choice": "b", "committed_at": protocol.committed_predictions(saved)[PRED]["committed_at"],
-            "where": "the saved widget state"}
+    # 2. run the cell, save, reload the page, then click: the Output widget's saved state holds it
+    lab.progress.unlink()  # a learner who has not committed yet (the buttons appear)
+    path = f"reloaded_{WORKBOOK}"
+    find = open_notebook(driver, lab, path)
+    _run_predict_cell(driver, find)
+    save(driver, find)
+    find = open_notebook(driver, lab, path)  # the same kernel, a new page
+    _commit_b(driver, find)
+    assert _last_output(driver, find).startswith("Not committed yet")  # the cell no longer receives the update...
+    save(driver, find)
+    saved = json.loads((root / path).read_text())
+    cell = next(c for c in saved["cells"] if f'predict("{PRED}")' in "".join(c["source"]))
+    assert protocol.PREDICTION_MIME not in cell["outputs"][-1]["data"]
+    assert protocol.committed_predictions(saved)[PRED] == {  # ...the widget state does
+        "choice": "b", "committed_at": protocol.committed_predictions(saved)[PRED]["committed_at"],
+        "where": "the saved widget state"}
 
     for name in ("open", "reloaded"):
         out = _course_check(root / f"{name}_{WORKBOOK}", tmp_path / f"{name}.json")

@@ -179,6 +179,7 @@ def _text(cell) -> str:
     return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
 
 
+@pytest.mark.system
 def test_workbook_01_runs_in_a_bare_kernel_that_installs_the_course(tmp_path, monkeypatch):
     started = time.perf_counter()
     base = _torch_and_ipykernel()

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,9 @@ from urllib.parse import quote, urlencode
 import nbformat
 import pytest
 
-from tests.chromium import ARTIFACTS, CHROMEDRIVER, CHROMIUM, chromium
-from tests.conftest import ROOT
-from tests.test_browser import _find, _run_cell, _wait
+from tests.chromium import ARTIFACTS, ROOT, chromium, find_panel, free_port, needs_chromium, run_cell, wait
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                                reason="Debian's chromium and chromium-driver are not installed "
-                                       "(apt-get install chromium chromium-driver; .ci/run does it)")
+pytestmark = [needs_chromium, pytest.mark.system]
 WORKBOOK = "exercises/01_log_derivative_trick.ipynb"
 ERRATUM = "*Erratum (from your instructor): in exercise 1, `actions` holds integer indices, one per row.*"
 RIGHT = '''def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -49,12 +44,6 @@ NAIVE = '''def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor)
     probs = torch.exp(logits) / torch.exp(logits).sum(dim=-1, keepdim=True)
     return torch.log(probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1))
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _git(*args, cwd: Path) -> str:
@@ -97,7 +86,7 @@ def classroom():
     _git("clone", "-q", "--bare", str(instructor), str(upstream), cwd=tmp)
     _git("remote", "add", "origin", str(upstream), cwd=instructor)
 
-    hub_dir, port = tmp / "hub", _free_port()
+    hub_dir, port = tmp / "hub", free_port()
     env = dict(os.environ, COURSE_HUB_DIR=str(hub_dir), COURSE_HUB_PORT=str(port), COURSE_HUB_PROXY=proxy,
                COURSE_HUB_SINGLEUSER_ARGS="--LabApp.expose_app_in_browser=True")
     for name in ("COURSE_PROGRESS_FILE", "MPLBACKEND"):  # each learner's progress lives in their own home
@@ -117,7 +106,7 @@ def classroom():
             return r.status == 200
 
     try:
-        _wait("JupyterHub to answer", up, timeout=120)
+        wait("JupyterHub to answer", up, timeout=120)
         hub_start_s = time.perf_counter() - started
         query = urlencode({"repo": str(upstream), "branch": "main", "urlpath": f"lab/tree/course/{WORKBOOK}"},
                           quote_via=quote)
@@ -141,9 +130,9 @@ def _open_workbook(driver, link: str | None = None) -> str:
     """(Follow the nbgitpuller link, logged in, and) wait for workbook 01 with an idle kernel."""
     if link:
         driver.get(link)
-    find = _find(f"course/{WORKBOOK}")
+    find = find_panel(f"course/{WORKBOOK}")
     try:
-        _wait("nbgitpuller to pull and JupyterLab to open the workbook with an idle kernel",
+        wait("nbgitpuller to pull and JupyterLab to open the workbook with an idle kernel",
               lambda: driver.execute_script(
                   "if (!window.jupyterapp) return false;" + find +
                   "return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
@@ -163,7 +152,7 @@ def _learner_session(driver, classroom, name: str, code: str) -> tuple[str, floa
 
     started = time.perf_counter()
     driver.get(f"{classroom['base']}/hub/login?next={quote(classroom['link'].split(classroom['base'], 1)[1])}")
-    _wait("the hub's login form", lambda: driver.find_element(By.ID, "username_input"))
+    wait("the hub's login form", lambda: driver.find_element(By.ID, "username_input"))
     driver.find_element(By.ID, "username_input").send_keys(name)
     driver.find_element(By.ID, "password_input").send_keys("any password")
     driver.find_element(By.ID, "login_submit").click()
@@ -174,13 +163,13 @@ def _learner_session(driver, classroom, name: str, code: str) -> tuple[str, floa
     sources = driver.execute_script(find + "return w.content.widgets.map(c => c.model.sharedModel.getSource());")
     exercise = next(i for i, s in enumerate(sources) if s.startswith("def categorical_log_prob("))
     assert sources[exercise + 1].strip() == "check(categorical_log_prob)"
-    assert _run_cell(driver, path, find, exercise - 2).strip() == ""  # the imports (the hosted block is silent)
-    _run_cell(driver, path, find, exercise, code)
-    feedback = _run_cell(driver, path, find, exercise + 1)
+    assert run_cell(driver, path, find, exercise - 2).strip() == ""  # the imports (the hosted block is silent)
+    run_cell(driver, path, find, exercise, code)
+    feedback = run_cell(driver, path, find, exercise + 1)
     driver.save_screenshot(str(ARTIFACTS / f"hub_{name}_check_feedback.png"))
     driver.execute_script(find + "return w.context.save();")
     saved = classroom["homes"] / name / "course" / WORKBOOK
-    _wait(f"{name}'s workbook to be saved", lambda: code.splitlines()[1].strip() in saved.read_text())
+    wait(f"{name}'s workbook to be saved", lambda: code.splitlines()[1].strip() in saved.read_text())
     return feedback, opened_s
 
 

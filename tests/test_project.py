@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.chromium import COURSE_LAB, ROOT, wait
 
 
 def _pyproject_deps() -> set[str]:
@@ -78,42 +75,22 @@ def test_cli_check_prints_the_headline_of_a_failure(tmp_path):
     assert out.returncode == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@COURSE_LAB
+@pytest.mark.system
+def test_open_the_course_command_starts_jupyterlab(course_lab):
+    """Smoke test of `make course`: scripts/course.sh (the session's course_lab, which the browser
+    tests use too) starts a server that answers, serves the checkout and prints the link to lesson
+    00; the fixture stops it afterwards."""
+    with urllib.request.urlopen(course_lab.url("lab"), timeout=30) as r:
+        assert "JupyterLab" in r.read().decode()
+    with urllib.request.urlopen(course_lab.url("api/contents/notebooks"), timeout=30) as r:
+        assert b"00_setup.ipynb" in r.read()
+    link = f"{course_lab.base.removeprefix('http://')}/lab/tree/notebooks/00_setup.ipynb?token="
 
+    def output() -> str:
+        text = course_lab.log.read_text()
+        return text if link in text else ""
 
-def test_open_the_course_command_starts_jupyterlab(tmp_path):
-    """Smoke test of `make course`: the server starts, answers, and stops."""
-    port = _free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
-    proc = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             "--ServerApp.token=smoke"], cwd=ROOT, env=env,  # as root, course.sh adds --allow-root
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 90
-        body = ""
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=smoke", timeout=2) as r:
-                    body = r.read().decode()
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("JupyterLab exited early:\n" + proc.stdout.read().decode())
-                time.sleep(0.5)
-        assert "JupyterLab" in body
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks?token=smoke", timeout=5) as r:
-            assert b"00_setup.ipynb" in r.read()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode is not None
-    printed = proc.stdout.read().decode()
-    assert f"127.0.0.1:{port}/lab/tree/notebooks/00_setup.ipynb?token=" in printed, printed[-2000:]  # the link lands on lesson 00
+    printed = wait("the link to lesson 00 in the server's output", output, timeout=60)  # it lands on lesson 00
     if os.geteuid() == 0:  # a container or cloud VM: the command works without an extra flag, and says why
         assert "adding --allow-root" in printed

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -26,7 +25,7 @@ import pytest
 
 from course_utils import saved_widgets
 from course_utils.saved_widgets import NEWS_PLUGIN as NEWS, NOTE_CLASS, NOTE_TEXT, PLUGIN, STATE_MIME, VIEW_MIME
-from tests.conftest import ROOT
+from tests.chromium import ARTIFACTS, COURSE_LAB, ROOT
 
 VENV = ROOT / os.environ.get("COURSE_VENV", ".venv")  # the environment scripts/course.sh starts JupyterLab from
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -148,48 +147,29 @@ def test_a_broken_overrides_file_is_left_alone_with_a_warning(tmp_path):
     assert target.read_text() == "{ // a comment: not JSON"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_the_course_server_saves_widget_state_and_keeps_what_outputs_show(tmp_path):
-    """JupyterLab started as learners start it (scripts/course.sh) reads the file: its settings API
-    answers saveState true for the widget manager, as the default of the schema (the overrides),
-    with no user setting of its own (a throw-away user settings folder). And its server runs the
-    pre-save hook: a save through the contents API that lacks the state of a widget the outputs
-    show (what JupyterLab sends for a slider whose cell did not run) writes it back."""
+@COURSE_LAB
+@pytest.mark.system
+def test_the_course_server_saves_widget_state_and_keeps_what_outputs_show(course_lab):
+    """JupyterLab started as learners start it (scripts/course.sh: the session's course_lab) reads
+    the file: its settings API answers saveState true for the widget manager, as the default of
+    the schema (the overrides), with no user setting of its own (a throw-away user settings
+    folder). And its server runs the pre-save hook: a save through the contents API that lacks the
+    state of a widget the outputs show (what JupyterLab sends for a slider whose cell did not run)
+    writes it back."""
     folder = ROOT / "build" / f"test-saved-widgets-{os.getpid()}"  # under the server's root, git-ignored
     folder.mkdir(parents=True, exist_ok=True)
     nb = _notebook_with_a_slider()
     (folder / "lesson.ipynb").write_text(json.dumps(nb))
-    port = _free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
-               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
-    env.pop("JUPYTERLAB_DIR", None)
-    proc = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             "--ServerApp.token=saved"], cwd=ROOT, env=env, stdout=open(tmp_path / "lab.log", "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline, answer = time.time() + 120, None
-        while time.time() < deadline and answer is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab/api/settings/{PLUGIN}?token=saved",
-                                            timeout=5) as r:
-                    answer = json.load(r)
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("JupyterLab exited early:\n" + (tmp_path / "lab.log").read_text()[-3000:])
-                time.sleep(0.5)
-        assert answer is not None, "JupyterLab did not answer"
+        with urllib.request.urlopen(course_lab.url(f"lab/api/settings/{PLUGIN}"), timeout=30) as r:
+            answer = json.load(r)
         assert answer["schema"]["properties"]["saveState"]["default"] is True, answer
         assert "saveState" not in answer["settings"], answer
 
         sent = json.loads(json.dumps(nb))
         sent["metadata"]["widgets"][STATE_MIME]["state"] = {}  # no live model: what JupyterLab writes
-        rel = (folder / "lesson.ipynb").relative_to(ROOT).as_posix()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/{rel}?token=saved", method="PUT",
+        rel = (folder / "lesson.ipynb").relative_to(course_lab.root).as_posix()
+        request = urllib.request.Request(course_lab.url(f"api/contents/{rel}"), method="PUT",
                                          data=json.dumps({"type": "notebook", "format": "json", "content": sent}).encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as r:
@@ -197,13 +177,6 @@ def test_the_course_server_saves_widget_state_and_keeps_what_outputs_show(tmp_pa
         written = json.loads((folder / "lesson.ipynb").read_text())
         assert set(written["metadata"]["widgets"][STATE_MIME]["state"]) == {"box", "slider", "layout"}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -309,13 +282,10 @@ def test_the_slider_demos_are_found():
     assert {"01", "04", "05", "07", "08"} <= set(with_controls)
 
 
-def test_without_a_kernel_the_widgets_renderer_shows_the_note(tmp_path):
+@pytest.mark.system
+def test_without_a_kernel_the_widgets_renderer_shows_the_note(tmp_path, browser):
     """What an HTML export, the slides and the website draw (the widgets' HTML manager, no kernel):
     the sliders from their saved state, and the note visible beside them."""
-    from tests.chromium import ARTIFACTS, CHROMEDRIVER, CHROMIUM, chromium
-
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
     from course_utils.classroom.slides import VENDORS, cache_dir
 
     vendor = next(v for v in VENDORS if v.target == "html-manager")
@@ -334,15 +304,14 @@ def test_without_a_kernel_the_widgets_renderer_shows_the_note(tmp_path):
     page = tmp_path / "export.html"
     embed_minimal_html(str(page), views=[widgets.HBox([slider]), saved_widgets.saved_slider_note()],
                        requirejs=False, cors=False, embed_url=(tmp_path / "package" / "dist" / "embed.js").as_uri())
-    with chromium() as driver:
-        driver.get(page.as_uri())
-        deadline, seen = time.time() + 30, None
-        while time.time() < deadline and not (seen and seen["slider"] and seen["note"]):
-            time.sleep(0.3)
-            seen = driver.execute_script(
-                f"const note = document.querySelector('.{NOTE_CLASS}');"
-                "return {slider: !!document.querySelector('.widget-slider'),"
-                " note: note && getComputedStyle(note).display !== 'none' && note.offsetHeight > 0 ? note.innerText : ''};")
-        driver.save_screenshot(str(ARTIFACTS / "saved_slider_note_without_kernel.png"))
+    browser.get(page.as_uri())
+    deadline, seen = time.time() + 30, None
+    while time.time() < deadline and not (seen and seen["slider"] and seen["note"]):
+        time.sleep(0.3)
+        seen = browser.execute_script(
+            f"const note = document.querySelector('.{NOTE_CLASS}');"
+            "return {slider: !!document.querySelector('.widget-slider'),"
+            " note: note && getComputedStyle(note).display !== 'none' && note.offsetHeight > 0 ? note.innerText : ''};")
+    browser.save_screenshot(str(ARTIFACTS / "saved_slider_note_without_kernel.png"))
     assert seen and seen["slider"], "the saved slider was not drawn"
     assert seen["note"].strip() == NOTE_TEXT, seen

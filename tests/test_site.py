@@ -35,9 +35,9 @@ import pytest
 from tests.chromium import ARTIFACTS, CHROMEDRIVER, CHROMIUM, chromium
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.system, pytest.mark.skipif(
     any(find_spec(m) is None for m in ("sphinx", "myst_nb", "sphinx_book_theme")),
-    reason="the site extra is not installed (pip install -e '.[site]'; Python 3.11+)")
+    reason="the site extra is not installed (pip install -e '.[site]'; Python 3.11+)")]
 
 NOTEBOOKS = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")) + sorted(ROOT.glob("exercises/[0-9][0-9]_*.ipynb"))
 
