@@ -255,4 +255,27 @@ PREDICTIONS = [
                     "report the drift measure long runs of large models, where wrong answers ramble for hundreds of "
                     "tokens.",
     ),
+    Prediction(
+        id="gold_score_peak",
+        chapter="10 RL for language models",
+        title="where does the gold score peak?",
+        question="PPO maximises a reward model's score (the proxy) for 60 updates, the KL to the SFT model folded "
+                 "into the per-token rewards. The reward model was fitted to 2,048 noisy preferences of a hidden "
+                 "rater who likes right sums and dislikes fillers. The proxy score of fresh answers rises at every "
+                 "measurement. Where is the hidden rater's gold score of fresh answers highest, as 5 seeds show?",
+        choices={"a": "at the end: the gold score rises with the proxy all the way",
+                 "b": "part-way, less than 1 nat from the SFT model; after that it falls while the proxy keeps "
+                      "rising",
+                 "c": "at the start: the gold score falls from the first update on",
+                 "d": "nowhere in particular: it stays within the noise of the SFT model's"},
+        answer="b",
+        explanation="In every one of the 5 seeds the gold score rose first, from the SFT model's 0.35 to a peak of "
+                    "0.48 to 0.63, reached 0.28 to 0.73 nats from the SFT model (after 10 to 35 updates), and then "
+                    "fell, to between 0.15 and 0.53 after 60 updates, while the proxy went on rising. The rise is the "
+                    "fillers going: the rater dislikes them, and that much the reward model learnt. The fall is the "
+                    "sums going wrong: fitted to 2,048 noisy comparisons through one number per answer, the reward "
+                    "model cannot check a sum (it orders only 0.56 to 0.59 of fresh pairs as the rater did), so "
+                    "pushing its score further finds answers it overrates. Gao et al. (2022) measured the same rise "
+                    "and fall with real reward models, against the square root of the KL.",
+    ),
 ]
