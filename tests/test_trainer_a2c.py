@@ -140,3 +140,37 @@ def test_numpy_actor_follows_the_optimizer(optimizer):
 def test_unknown_optimizer_is_rejected():
     with pytest.raises(ValueError, match="optimizer"):
         train_a2c(optimizer="sgd", total_steps=80, progress=False)
+
+
+def test_the_learners_rollout_and_update_plug_in_and_reproduce_the_answers_run():
+    """train_a2c runs the answer key's a2c_rollout and a2c_update; a learner's own (here correct variants
+    written differently) are called with the loop items' signatures and give the same run."""
+    from tests.alternatives_loops_ch04 import a2c_rollout_per_step_critic, a2c_update_values_recomputed
+
+    calls = []
+
+    def my_rollout(envs, obs, act, value, num_steps):
+        calls.append(("rollout", tuple(obs.shape), num_steps))
+        return A2C.answers.a2c_rollout(envs, obs, act, value, num_steps)
+
+    def my_update(agent, optimizer, rollout, gamma, value_coef, entropy_coef, max_grad_norm):
+        calls.append(("update", tuple(rollout["rewards"].shape), max_grad_norm))
+        return A2C.answers.a2c_update(agent, optimizer, rollout, gamma, value_coef, entropy_coef, max_grad_norm)
+
+    kwargs = dict(A2C_CONFIG, total_steps=800, seed=4, progress=False)
+    ref = train_a2c(**kwargs)
+    mine = train_a2c(**kwargs, a2c_rollout=my_rollout, a2c_update=my_update)
+    assert mine.episode_returns == ref.episode_returns and mine.policy_loss == ref.policy_loss
+    assert calls[:2] == [("rollout", (8, 4), 5), ("update", (5, 8), 0.5)]
+    assert mine.config["a2c_rollout"] == mine.config["a2c_update"] == "learner"
+    assert ref.config["a2c_rollout"] == ref.config["a2c_update"] == "answer"
+    variant = train_a2c(**kwargs, a2c_rollout=a2c_rollout_per_step_critic, a2c_update=a2c_update_values_recomputed)
+    assert len(variant.episode_returns) > 0 and torch.isfinite(torch.tensor(variant.value_loss)).all()
+
+
+def test_a_learners_update_is_not_mixed_with_other_estimators():
+    def my_update(agent, optimizer, rollout, gamma, value_coef, entropy_coef, max_grad_norm):
+        raise AssertionError("not called")
+
+    with pytest.raises(ValueError, match="n_step"):
+        train_a2c(advantage="td", a2c_update=my_update, total_steps=80, progress=False)

@@ -1,34 +1,39 @@
 """A2C, advantage actor-critic on synchronous vector environments (chapters 4 and 5).
 
-One iteration reads top to bottom, as in CleanRL:
+One iteration reads top to bottom, as in CleanRL, and its two halves are the answer key's loops
+(chapter 04's loop items), or the learner's own:
 
-    collect T steps in each of N environments  ->  advantages and critic targets (n-step
-    returns, TD residuals or GAE)  ->  one gradient step on the combined loss  ->  log.
+    rollout = a2c_rollout(envs, obs, act, value, T)     T steps in each of N environments
+    a2c_update(agent, optimizer, rollout, ...)           advantages and critic targets (n-step
+                                                         returns, TD residuals or GAE), the combined
+                                                         loss, one clipped gradient step    ->  log.
 
 Every spine function a learner wrote can be passed in; ``None`` means the course's answer
-(:mod:`course_utils.answers`).
-They are called with (T, N) tensors, exactly with the signatures of the exercises:
+(:mod:`course_utils.answers`). They are called with (T, N) tensors, exactly with the signatures
+of the exercises:
 
     td_residuals(rewards, values, next_values, dones, gamma)        advantage="td"
     bootstrapped_returns(rewards, dones, last_value, gamma)          advantage="n_step"
     gae(rewards, values, dones, last_value, gamma, lam)              advantage="gae"
     lambda_returns(rewards, values, dones, last_value, gamma, lam)    advantage="gae"
     a2c_loss(logp, values, advantages, returns, entropy, value_coef, entropy_coef)   always
+    a2c_rollout(envs, obs, act, value, num_steps)                    the loop items: a learner's
+    a2c_update(agent, optimizer, rollout, gamma, value_coef,         update computes A2C's n-step
+               entropy_coef, max_grad_norm)                          targets with its own functions
 
 Episode ends inside a rollout. The vector environment autoresets on the same step, so the
 observation after an episode's last step already belongs to the next episode. ``dones`` passed
 to the functions above marks every episode end (terminated or truncated) and nothing is
 bootstrapped across it; a truncated step (CartPole and Acrobot stop at 500 steps) gets
 gamma * V(final observation) added to its reward first, so the time limit is not mistaken for
-a terminal state (the convention of :class:`course_utils.rl.rollout.RolloutBuffer`).
+a terminal state (the rollout stores V(final observation) in ``truncation_values``).
 
 Speed (benchmarks/README.md). At these sizes time goes into the number of calls, not the
 arithmetic, so the loop makes few of them: the actor acts in NumPy on views of its parameters
 (no autograd needed to act), sampling noise for a whole rollout is drawn at once, CartPole's
-copies are stepped together in NumPy, and one batched forward pass after the rollout gives
-the logits and values for the loss *and* the values for the advantages (A2C takes a single
-gradient step per rollout, so the parameters have not moved since acting). Fused Adam and a
-cheap global gradient-norm clip finish the step.
+copies are stepped together in NumPy, the critic (alone) runs once per rollout on s_0 ... s_T and
+the truncated episodes' last observations, and the update makes one batched forward pass with
+gradient. Fused Adam and a cheap global gradient-norm clip finish the step.
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ from course_utils.answers import a2c_loss, bootstrapped_returns, lambda_returns
 from course_utils.rl.policies import mlp
 from course_utils.rl.rollout import make_vector_env
 from course_utils.trainers.history import History
-from course_utils.trainers.kit import bar_label, clip_grad_norm, plug_in
+from course_utils.trainers.kit import bar_label, plug_in
 from course_utils.seeding import one_torch_thread
 
 __all__ = ["ActorCritic", "train_a2c", "bootstrapped_returns", "lambda_returns", "a2c_loss"]
@@ -115,8 +120,11 @@ class ActorCritic(nn.Module):
         return Categorical(logits=self(obs)[0], validate_args=False)
 
     def value(self, obs: Tensor) -> Tensor:
-        """V(s), obs (B, obs_dim) -> (B,)."""
-        return self(obs)[1]
+        """V(s), obs (B, obs_dim) -> (B,): the critic alone (half the work of ``self(obs)``, the same numbers)."""
+        h = obs
+        for w, b in self._hidden:
+            h = torch.tanh(torch.addmm(b, h, w) if self.shared else torch.addmm(b[1], h, w[1]))
+        return torch.addmm(self.v_b, h, self.v_w).squeeze(-1)
 
     @torch.no_grad()
     def act(self, obs: Tensor) -> tuple[Tensor, Tensor]:
@@ -151,6 +159,25 @@ def _linears(net: nn.Sequential) -> list[tuple[Tensor, Tensor]]:
 
 
 # ----------------------------------------------------------------------------- training
+def _targets(advantage: str, lam: float, td_residuals: Callable, bootstrapped_returns: Callable, gae: Callable,
+             lambda_returns: Callable) -> Callable:
+    """(rewards, values, dones, last_value, gamma) -> (advantages, returns), (T, N) constants, for ``advantage``."""
+
+    @torch.no_grad()
+    def targets(rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamma: float):
+        if advantage == "n_step":  # A_t = G_t - V(s_t), hat R_t = G_t
+            returns = bootstrapped_returns(rewards, dones, last_value, gamma)
+            return returns - values, returns
+        if advantage == "td":  # A_t = delta_t, hat R_t = r_t + gamma (1 - d_t) V(s_{t+1})
+            next_values = torch.cat([values[1:], last_value.unsqueeze(0)])  # V(s_{t+1})
+            advantages = td_residuals(rewards, values, next_values, dones, gamma)
+            return advantages, advantages + values
+        advantages = gae(rewards, values, dones, last_value, gamma, lam)
+        return advantages, lambda_returns(rewards, values, dones, last_value, gamma, lam)  # = A_t + V(s_t)
+
+    return targets
+
+
 def train_a2c(
     env_id: str = "CartPole-v1",
     *,
@@ -160,6 +187,8 @@ def train_a2c(
     gae: Callable | None = None,
     lambda_returns: Callable | None = None,
     a2c_loss: Callable | None = None,
+    a2c_rollout: Callable | None = None,
+    a2c_update: Callable | None = None,
     total_steps: int = 100_000,
     num_envs: int = 8,
     num_steps: int = 5,
@@ -186,6 +215,9 @@ def train_a2c(
             A_t + V(s_t).
         td_residuals, bootstrapped_returns, gae, lambda_returns, a2c_loss: the learner's
             functions (see the module docstring); None: the course's answer.
+        a2c_rollout, a2c_update: the learner's loops (chapter 04's loop items); None: the answer's.
+            A learner's update computes n-step targets with the learner's own functions, so it
+            goes with ``advantage="n_step"`` and ``normalize_advantages=False`` only.
         total_steps: environment steps, all environments together (CartPole: 50k-150k).
         num_envs: N, environments stepped in lockstep (4-16).
         num_steps: T, steps per environment per update (5 for A2C; 16-128 with GAE).
@@ -217,13 +249,27 @@ def train_a2c(
     lambda_returns = plug_in(lambda_returns, answers.lambda_returns, "lambda_returns")
     a2c_loss = plug_in(a2c_loss, answers.a2c_loss, "a2c_loss", needs_grad=True)
     used = {"n_step": [bootstrapped_returns], "td": [td_residuals], "gae": [gae, lambda_returns]}[advantage]
+    if a2c_update is not None and (advantage != "n_step" or normalize_advantages
+                                   or any(fn.source == "learner" for fn in [*used, a2c_loss])):
+        raise ValueError("your a2c_update computes A2C's n-step targets and calls your own bootstrapped_returns "
+                         "and a2c_loss: train it with advantage='n_step', normalize_advantages=False, and without "
+                         "passing those functions separately")
     config = dict(
         env_id=env_id, advantage=advantage, total_steps=total_steps, num_envs=num_envs, num_steps=num_steps,
         lr=lr, gamma=gamma, lam=lam if advantage == "gae" else None, value_coef=value_coef,
         entropy_coef=entropy_coef, max_grad_norm=max_grad_norm, normalize_advantages=normalize_advantages,
         hidden=list(hidden), shared=shared, optimizer=optimizer, seed=seed, torch_threads=1,
-        **{fn.name: fn.source for fn in used}, a2c_loss=a2c_loss.source,
+        **{fn.name: fn.source for fn in used}, a2c_loss=a2c_loss.source if a2c_update is None else "learner",
+        a2c_rollout="answer" if a2c_rollout is None else "learner",
+        a2c_update="answer" if a2c_update is None else "learner",
     )  # fmt: skip
+    a2c_rollout = plug_in(a2c_rollout, answers.a2c_rollout, "a2c_rollout", returns="float")
+    if a2c_update is None:  # the answer's loop, with this run's estimator and loss
+        options = dict(targets=_targets(advantage, lam, td_residuals, bootstrapped_returns, gae, lambda_returns),
+                       a2c_loss=a2c_loss, normalize_advantages=normalize_advantages)
+    else:
+        options = {}
+    a2c_update = plug_in(a2c_update, answers.a2c_update, "a2c_update", returns="float")
 
     with one_torch_thread():
         # ---- env and agent
@@ -239,87 +285,54 @@ def train_a2c(
         else:  # SB3's A2C default
             opt = torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-5, foreach=True)
 
-        # ---- rollout storage, (T, N)
+        # ---- acting: the actor runs in NumPy on views of its live parameters (no autograd needed to act)
+        # and samples by the Gumbel-max trick, argmax(logits + g) with g = -log E, E ~ Exp(1), the noise
+        # of a whole rollout drawn at once; the critic is called once per rollout, inside a2c_rollout
         T, N = num_steps, num_envs
-        obs = np.zeros((T, N, obs_dim), dtype=np.float32)
-        actions = np.zeros((T, N), dtype=np.int64)
         actor_logits = agent.numpy_actor()
-        rewards, terminated, truncated = (np.zeros((T, N), dtype=np.float32) for _ in range(3))
-        raw_obs, _ = envs.reset(seed=seed)
+        noise = iter(())
+
+        rows = np.arange(N)
+
+        def act(obs: Tensor) -> tuple[Tensor, Tensor]:  # (a_t (N,), log pi(a_t|s_t) (N,)), a NumPy policy
+            logits = actor_logits(obs.numpy())
+            action = (logits + next(noise)).argmax(-1)
+            shifted = logits - logits.max(-1, keepdims=True)
+            logp = shifted[rows, action] - np.log(np.exp(shifted).sum(-1))
+            return torch.from_numpy(action), torch.from_numpy(logp)
+
+        obs = torch.from_numpy(envs.reset(seed=seed)[0])
         running_return, steps = np.zeros(N), 0
 
         history = History(config=config)
         bar = tqdm(total=total_steps, disable=not progress, unit="step", desc=bar_label(f"A2C {env_id}"))
         start = time.perf_counter()
         while steps < total_steps:
-            # ---- rollout: T steps in each of N environments. Acting needs no gradient: the actor runs
-            # in NumPy and samples by the Gumbel-max trick, argmax(logits + g) with g = -log E, E ~ Exp(1)
-            gumbel = -torch.empty(T, N, n_actions).exponential_().log().numpy()
-            cut_t, cut_i, cut_obs, episode_returns = [], [], [], []  # truncated steps and the obs they cut off
+            # ---- rollout: T steps in each of N environments (answers.a2c_rollout, or the learner's)
+            noise = iter(-torch.empty(T, N, n_actions).exponential_().log().numpy())
+            rollout = a2c_rollout(envs, obs, act, agent.value, T)
+            obs = rollout["next_obs"]
+            steps += T * N
+            episode_returns = []  # episodes that ended in this rollout (terminated or truncated)
+            rewards = np.asarray(rollout["rewards"], dtype=np.float32)
+            ends = np.maximum(np.asarray(rollout["terminated"]), np.asarray(rollout["truncated"])) > 0
             for t in range(T):
-                obs[t] = raw_obs
-                actions[t] = (actor_logits(raw_obs) + gumbel[t]).argmax(-1)
-                raw_obs, reward, term, trunc, info = envs.step(actions[t])
-                trunc = trunc & ~term  # a step that is both is a termination: nothing to bootstrap
-                rewards[t], terminated[t], truncated[t] = reward, term, trunc
-                running_return += reward
-                for i in np.flatnonzero(term | trunc):
+                running_return += rewards[t]
+                for i in np.flatnonzero(ends[t]) if ends[t].any() else ():
                     episode_returns.append(float(running_return[i]))
                     running_return[i] = 0.0
-                    if trunc[i]:  # same-step autoreset: the observation the time limit cut off is in info
-                        cut_t.append(t), cut_i.append(i), cut_obs.append(info["final_obs"][i])
-            steps += T * N
 
-            # ---- one forward pass, with gradient, on s_0 ... s_{T-1}, s_T and the cut-off observations.
-            # A2C takes one gradient step per rollout, so these are also the values the rollout's policy
-            # would have given: V(s_t) serves both as the baseline (detached) and as the critic's output.
-            batch = [torch.from_numpy(obs).reshape(T * N, obs_dim), torch.from_numpy(raw_obs)]
-            if cut_obs:
-                batch.append(torch.from_numpy(np.stack(cut_obs)).float())
-            logits, all_values = agent(torch.cat(batch))
-            logits, new_values = logits[: T * N], all_values[: T * N]  # (M,), M = T N
-            values = new_values.detach().reshape(T, N)  # V(s_t), constants
-            last_value = all_values[T * N : T * N + N].detach()  # V(s_T)
-            boot_rewards = torch.from_numpy(rewards.copy())  # r_t + gamma V(cut-off obs) where truncated
-            if cut_obs:
-                boot_rewards[cut_t, cut_i] += gamma * all_values[T * N + N :].detach()
-            dones = torch.from_numpy(np.maximum(terminated, truncated))  # no bootstrap across an episode end
+            # ---- update: advantages and critic targets, the combined loss, one clipped gradient step
+            # (answers.a2c_update, or the learner's)
+            stats = a2c_update(agent, opt, rollout, gamma, value_coef, entropy_coef, max_grad_norm, **options)
 
-            # ---- advantages A_t and critic targets hat R_t, (T, N), constants
-            with torch.no_grad():
-                if advantage == "n_step":
-                    returns = bootstrapped_returns(boot_rewards, dones, last_value, gamma)
-                    advantages = returns - values
-                elif advantage == "td":
-                    next_values = torch.cat([values[1:], last_value.unsqueeze(0)])  # V(s_{t+1})
-                    advantages = td_residuals(boot_rewards, values, next_values, dones, gamma)
-                    returns = advantages + values  # r_t + gamma (1 - d_t) V(s_{t+1})
-                else:
-                    advantages = gae(boot_rewards, values, dones, last_value, gamma, lam)
-                    returns = lambda_returns(boot_rewards, values, dones, last_value, gamma, lam)  # = A_t + V(s_t)
-            advantages, returns = advantages.reshape(-1).float(), returns.reshape(-1).float()  # (M,)
-            if normalize_advantages:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-            # ---- update: one gradient step on the combined loss
-            logp_all = torch.log_softmax(logits, dim=-1)
-            logp = logp_all.gather(-1, torch.from_numpy(actions).reshape(-1, 1)).squeeze(-1)  # log pi(a_t|s_t), (M,)
-            with torch.set_grad_enabled(entropy_coef != 0):  # without a bonus, no gradient to trace
-                entropy = -(logp_all.exp() * logp_all).sum(-1)  # H[pi(.|s_t)], (M,)
-            loss = a2c_loss(logp, new_values, advantages, returns, entropy, value_coef, entropy_coef)
-            opt.zero_grad()
-            loss.backward()
-            if max_grad_norm is not None:
-                clip_grad_norm(params, max_grad_norm)
-            opt.step()
-
-            # ---- log (the two parts of the loss, recomputed with the answers' formulas)
+            # ---- log
             history.episode_returns.extend(episode_returns)
             history.episode_end_steps.extend([steps] * len(episode_returns))
             history.env_steps.append(steps)
             history.iteration_mean_return.append(float(np.mean(episode_returns)) if episode_returns else float("nan"))
-            history.policy_loss.append(-(logp.detach() * advantages).mean().item())
-            history.value_loss.append(((new_values.detach() - returns) ** 2).mean().item())
+            history.policy_loss.append(float(stats["policy_loss"]))
+            history.value_loss.append(float(stats["value_loss"]))
             history.wall_time.append(time.perf_counter() - start)
             bar.update(min(T * N, bar.total - bar.n))
             if len(history.env_steps) % 50 == 0 and history.episode_returns:
