@@ -201,3 +201,4 @@ def ppo_capstone_numpy_storage(envs, agent, optimizer, iterations, num_steps, ga
 
 UPDATE_ALTERNATIVES = [ppo_update_zero_after_step, ppo_update_batch_dict]
 CAPSTONE_ALTERNATIVES = [ppo_capstone_per_env, ppo_capstone_numpy_storage]
+ALTERNATIVES = {"ppo_update": UPDATE_ALTERNATIVES, "ppo_capstone": CAPSTONE_ALTERNATIVES}

@@ -468,6 +468,9 @@ def _update_cases():
 
 
 def _stat(returned, key: str):
+    if returned is None:
+        raise OutcomeError("your loop returned None: return a dict with the keys 'epochs', 'policy_loss' and "
+                           "'value_loss' (did you forget the `return` statement?).")
     if isinstance(returned, dict):
         if key not in returned:
             raise OutcomeError(f"return a dict with the keys 'epochs', 'policy_loss' and 'value_loss' "
@@ -668,6 +671,13 @@ def _capstone_cases():
              shown="envs: 3 CartPole-v1 (same-step autoreset, time limit 10 steps), seed = 1821; iterations = 2 "
                    "(the second rollout continues from where the first stopped), num_steps = 16, minibatches(M) = "
                    "4 epochs of 3 shuffled thirds, target_kl = 0.01, the rest as in the first case"),
+        Case("one iteration: 2 CartPoles x 20 steps under the usual time limit of 500, the whole batch as one "
+             "minibatch",
+             _capstone_args(1822, num_envs=2, num_steps=20, max_episode_steps=500, iterations=1, epochs=2,
+                            num_minibatches=1),
+             shown="envs: 2 CartPole-v1 (same-step autoreset, time limit 500: nothing is truncated), seed = 1822; "
+                   "iterations = 1, num_steps = 20, minibatches(M) = 2 epochs of one index list of all 40 "
+                   "transitions (shuffled), the rest as in the first case"),
     ]
 
 
@@ -685,6 +695,9 @@ def _as_time_env(value, name: str, T: int, N: int) -> torch.Tensor:
 
 def _capstone_record(args, returned):
     keys = ("advantages", "returns", "episode_returns", "episode_end_steps")
+    if returned is None:
+        raise OutcomeError("your loop returned None (did you forget the `return` statement?): return a dict with "
+                           "the keys 'advantages', 'returns', 'episode_returns' and 'episode_end_steps'.")
     if not isinstance(returned, dict) or any(k not in returned for k in keys):
         raise OutcomeError("return a dict with the keys 'advantages' and 'returns' (of the last rollout, (T, N)), "
                            "'episode_returns' (the returns of the episodes that ended, in order) and "
