@@ -1,4 +1,5 @@
-"""Chapter 07, TRPO: conjugate gradient, Fisher-vector products, and the trust-region step.
+"""Chapter 07, TRPO: conjugate gradient, Fisher-vector products, the trust-region step, and the whole TRPO
+update written by the learner (the loop item trpo_update, graded by lock-step replay).
 
 Why the conjugate-gradient check compares iterates. After k iterations CG returns the unique
 minimiser of the A-norm error ||x - A^-1 b||_A over the Krylov space span{b, ..., A^(k-1) b};
@@ -15,6 +16,20 @@ number 1e5 and 10 iterations, the residual ||b - A x|| must match the answer CG'
 1%. There, correct float32 implementations differ from the answer by at most 9e-6 relative
 in that residual (and float64 by 2e-6), while one iteration more or fewer changes it by +6% and
 -19%, and steepest descent by -75% (measured): a 1% band separates them with margin.
+
+Why trpo_update's cases are float64 and what they test. The update's record (the four statistics,
+then theta_new) depends on the line search's discrete decisions, so each case is built so that
+every candidate tried has its KL at least 0.5% away from delta and its surrogate gain at least
+1e-3 away from 0 (tests/test_loop_ch07.py recomputes them): a correct variant cannot decide
+otherwise by rounding. In float32, CG on a Fisher matrix damped by 0.001-0.01 amplified the
+rounding of an equivalent KL formula to 2e-5 in theta_new (measured), too close to the tolerance;
+in float64 correct variants agree to ~1e-10. The seven cases: one worked by hand (one
+parameter, L = tanh, KL = log cosh), the full step breaking the KL limit once and twice, keeping it
+while lowering the surrogate, the forward and reversed KL on either side of delta, a search that
+fails within its budget, and a CartPole-sized batch with actions sampled by pi_old. Each of the 13
+catalogued wrong loops is named on the first case where it differs (their order in the list
+matters: a loop that piles candidates up rejects every step on case 2, as a ratio of the new
+policy with itself does on case 1, so it is listed first).
 """
 from __future__ import annotations
 
