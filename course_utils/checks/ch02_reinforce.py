@@ -322,7 +322,7 @@ EXERCISES.append(Exercise(
     mistakes=[
         Mistake("zero_grad forgotten", _rs_no_zero_grad,
                 "your loss is right but your step is not: the gradients that .grad already held were added to this "
-                "batch's. backward() ADDS into .grad; clear it (optimizer.zero_grad()) before every backward."),
+                "batch's. backward() ADDS into .grad; have the optimiser clear it (its zero_grad) before every backward."),
         Mistake("zero_grad between backward and step", _rs_zero_after_backward,
                 "the parameters did not move: the gradient was cleared after backward() and before step(), so the "
                 "optimiser stepped with no gradient. Clear first, then backward, then step."),
