@@ -139,3 +139,24 @@ def test_the_line_search_cases_say_what_they_do():
         rows, delta = trace(case)
         for gain, kl, _ in rows:
             assert abs(kl / delta - 1) > 5e-3 and abs(gain) > 1e-3
+
+
+def test_workbook_07_names_the_lesson_instead_of_printing_formulas_above_its_stubs():
+    """Issue 25: the markdown a learner reads above a stub of workbook 07 carries no solving formula
+    (the step's beta, the double back-propagation, the update's candidates); it names the lesson's section."""
+    from tests.conftest import ROOT
+
+    nb = json.loads((ROOT / "exercises" / "07_trpo.ipynb").read_text(encoding="utf-8"))
+    forbidden = [r"\sqrt{2\delta", r"\sqrt{\frac{2\delta", r"\nabla_\theta\,(\nabla", r"\nabla_\theta \mathrm{KL} \cdot v",
+                 "c^j s", r"\theta_k + c^j", "exp(", "rr_new / rr", "beta_k"]
+    above = []
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            above.append(text)
+            continue
+        if "raise NotImplementedError" in text:
+            prose = "\n".join(above)
+            assert not [f for f in forbidden if f in prose], (text.splitlines()[0], prose)
+            assert "lesson" in prose + text
+        above = []
