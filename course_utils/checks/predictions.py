@@ -38,17 +38,23 @@ PREDICTIONS = [
                     "reached or not, a pole that falls) is not.",
     ),
     Prediction(
-        id="batch_size_spread",
+        id="batch_size_spread",  # (the id of an earlier question, kept so that progress files still match)
         chapter="02 REINFORCE",
-        title="four times the batch",
-        question="The policy-gradient estimate averages M independent samples. Going from M = 8 to M = 32 "
-                 "samples per batch, the standard deviation of each gradient component is multiplied by about...",
-        choices={"a": "1/4", "b": "1/2", "c": "1 (unchanged)", "d": "2"},
-        answer="b",
-        explanation="The estimate is a mean of M independent terms, so its variance is Var(term) / M and its "
-                    "standard deviation shrinks like 1/sqrt(M): four times the data halves the noise. This "
-                    "square-root law is why a larger batch buys less than it costs, and why chapters 03 to 05 "
-                    "shrink the variance of each term instead.",
+        title="a constant added to every reward",
+        question="A three-armed bandit pays 1, 2 or 3. The policy gradient is estimated from M = 32 samples "
+                 "through pg_loss. Now 100 is added to every payout (101, 102, 103): the expected gradient does not "
+                 "change. The standard deviation of each gradient component is multiplied by about...",
+        choices={"a": "1: a constant shift changes nothing",
+                 "b": "2",
+                 "c": "50",
+                 "d": "10,000"},
+        answer="c",
+        explanation="Each sample's term is its score times its weight, grad log pi(a) (r_a + 100). The score has mean "
+                    "zero, so the constant adds nothing on average, but it multiplies a random vector of size about "
+                    "1 by 100: the noise grows roughly in proportion to the weights' size, here about 40 to 60 times "
+                    "per component (exactly 59, 53 and 38). By the square-root law, 2,500 times the batch would be "
+                    "needed to undo it. Unbiased is not the same as usable: chapter 03 subtracts a baseline from the "
+                    "weights for exactly this reason.",
     ),
     Prediction(
         id="baseline_mean_and_spread",  # (the id of an earlier question, kept so that progress files still match)
