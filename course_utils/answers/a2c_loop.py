@@ -146,7 +146,7 @@ def a2c_update(agent, optimizer: torch.optim.Optimizer, rollout: dict[str, Tenso
     optimizer.zero_grad()
     loss.backward()
     if max_grad_norm is not None:
-        clip_grad_norm(agent.parameters(), max_grad_norm)
+        clip_grad_norm([p for group in optimizer.param_groups for p in group["params"]], max_grad_norm)
     optimizer.step()
     return {"policy_loss": -(logp.detach() * advantages).mean().item(),
             "value_loss": ((values.detach() - returns) ** 2).mean().item()}

@@ -297,8 +297,7 @@ def train_a2c(
         def act(obs: Tensor) -> tuple[Tensor, Tensor]:  # (a_t (N,), log pi(a_t|s_t) (N,)), a NumPy policy
             logits = actor_logits(obs.numpy())
             action = (logits + next(noise)).argmax(-1)
-            shifted = logits - logits.max(-1, keepdims=True)
-            logp = shifted[rows, action] - np.log(np.exp(shifted).sum(-1))
+            logp = logits[rows, action] - np.logaddexp.reduce(logits, axis=-1)  # log softmax, stable
             return torch.from_numpy(action), torch.from_numpy(logp)
 
         obs = torch.from_numpy(envs.reset(seed=seed)[0])
