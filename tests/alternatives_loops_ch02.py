@@ -45,4 +45,4 @@ def reinforce_step_discount_matrix(policy, optimizer, episodes, gamma):
     return loss.item()
 
 
-ALTERNATIVES = [reinforce_step_per_episode, reinforce_step_discount_matrix]
+ALTERNATIVES = {"reinforce_step": [reinforce_step_per_episode, reinforce_step_discount_matrix]}  # exercise id -> alternatives

@@ -56,4 +56,4 @@ def grpo_update_views(policy, reference, optimizer, prompts, answers, rewards, g
     return loss.detach()
 
 
-ALTERNATIVES = [grpo_update_per_group, grpo_update_views]
+ALTERNATIVES = {"grpo_update": [grpo_update_per_group, grpo_update_views]}  # exercise id -> alternatives

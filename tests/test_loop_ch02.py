@@ -11,7 +11,9 @@ from course_utils.catalogue import grade, registry
 from course_utils.grading import transport
 from course_utils.grading.judge import judge_exercise
 from course_utils.grading.observe import observe_exercise
-from tests.alternatives_loops_ch02 import ALTERNATIVES
+from tests.alternatives_loops_ch02 import ALTERNATIVES as BY_ID
+
+ALTERNATIVES = BY_ID["reinforce_step"]
 
 EX = registry()["reinforce_step"]
 
