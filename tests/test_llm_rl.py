@@ -141,3 +141,19 @@ def test_the_rlhf_cache_has_five_seeds_three_methods_and_its_command():
         assert gold.shape == kl.shape and gold.shape[0] == len(data["runs"])
         assert (kl[:, 0] == 0).all()  # the first measurement is the SFT model itself
     assert len(rlhf_cache.peak_kl(data, "ppo_reward")) == len(data["runs"])
+
+
+def test_dpo_takes_the_learners_loss_and_moves_the_policy_towards_the_chosen_answers():
+    task = AdditionTask()
+    pairs = llm_rlhf.preference_pairs(llm_grpo.load_sft_policy(), task, 128, torch.Generator().manual_seed(2))
+    reward_model = llm_rlhf.train_reward_model(pairs, epochs=1, progress=False)
+
+    def my_dpo(logp_chosen, logp_rejected, logp_ref_chosen, logp_ref_rejected, beta):
+        margin = (logp_chosen - logp_rejected) - (logp_ref_chosen - logp_ref_rejected)
+        return torch.nn.functional.softplus(-beta * margin).mean()
+
+    a = llm_rlhf.train_dpo(pairs, reward_model, epochs=2, measure_every=4, progress=False)
+    b = llm_rlhf.train_dpo(pairs, reward_model, dpo_loss=my_dpo, epochs=2, measure_every=4, progress=False)
+    assert b.config["dpo_loss"] == "learner"
+    assert a.measures["kl"] == pytest.approx(b.measures["kl"], abs=1e-3)
+    assert a.policy_loss[-1] < a.policy_loss[0]  # the pairs' implicit-reward margin grew
