@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from course_utils.answers.policy_gradient import a2c_loss as _a2c_loss
+from course_utils.answers.policy_gradient import a2c_loss as course_a2c_loss
 from course_utils.answers.returns import bootstrapped_returns
 
 __all__ = ["a2c_rollout", "a2c_update", "n_step_targets", "clip_grad_norm"]
@@ -102,7 +102,7 @@ def n_step_targets(rewards: Tensor, values: Tensor, dones: Tensor, last_value: T
 
 def a2c_update(agent, optimizer: torch.optim.Optimizer, rollout: dict[str, Tensor], gamma: float,
                value_coef: float, entropy_coef: float, max_grad_norm: float | None, *,
-               targets: Callable = n_step_targets, a2c_loss: Callable = _a2c_loss,
+               targets: Callable | None = None, a2c_loss: Callable | None = None,
                normalize_advantages: bool = False) -> dict[str, float]:
     r"""One A2C update from a stored rollout: L = -mean(log pi A) + c_v mean((V - hat R)^2) - c_H mean(H).
 
@@ -123,11 +123,13 @@ def a2c_update(agent, optimizer: torch.optim.Optimizer, rollout: dict[str, Tenso
         gamma: discount factor (0.99); value_coef: c_v (0.5); entropy_coef: c_H (0 to 0.01);
         max_grad_norm: the global gradient norm's limit (0.5); None: no clipping.
         targets, a2c_loss, normalize_advantages: the trainer's options (other advantage estimators,
-            the learner's loss, standardised advantages); the exercise uses the defaults.
+            the learner's loss, standardised advantages); None: A2C's n-step targets and the
+            course's a2c_loss, as in the exercise.
 
     Returns:
         ``{"policy_loss": -mean(logp A), "value_loss": mean((V - hat R)^2)}``, floats, before the step.
     """
+    targets, a2c_loss = targets or n_step_targets, a2c_loss or course_a2c_loss
     T, N = rollout["rewards"].shape
     rewards = rollout["rewards"] + gamma * rollout["truncation_values"]  # bootstrap where the time limit cut
     dones = torch.maximum(rollout["terminated"], rollout["truncated"])  # nothing flows across an episode end
