@@ -289,3 +289,15 @@ def test_environment_files_list_jupyterlab_rise():
     text = (ROOT / "environment.yml").read_text() + (ROOT / "pyproject.toml").read_text()
     assert text.count("jupyterlab-rise") == 2
     assert (ROOT / "postBuild").read_text().count("pip install --no-deps -e .") == 1
+
+
+def test_sealed_answer_key_raises_and_its_tables_are_empty():
+    """Inside the sandbox an answer is a function that raises, and a table of the key (written.WRITTEN,
+    which a workbook's progress() cell reads) is empty: the cell runs, and shows nothing of the key."""
+    from course_utils.classroom import sealed_answers
+
+    with pytest.raises(RuntimeError, match="answer key"):
+        sealed_answers.gae([1.0], [0.0], [0], 0.0, 0.99, 0.95)
+    assert sealed_answers.WRITTEN == {} and list(sealed_answers.WRITTEN.items()) == []
+    with pytest.raises(AttributeError):
+        sealed_answers.__wrapped__
