@@ -388,7 +388,8 @@ def stage(root: Path, staging: Path, config: SiteConfig, solutions: bool = False
     """Write the Sphinx source tree into ``staging``; returns the notebook pages (paths, no suffix)."""
     if staging.exists():
         shutil.rmtree(staging)
-    shutil.copytree(root / "docs", staging, ignore=shutil.ignore_patterns("__pycache__", "_build"))
+    # docs/speaker_notes/ feeds the slides' speaker notes (classroom/slides.py), not the website
+    shutil.copytree(root / "docs", staging, ignore=shutil.ignore_patterns("__pycache__", "_build", "speaker_notes"))
     (staging / "_site_config.json").write_text(json.dumps(config.__dict__, indent=1))
     vendor_assets(staging / "_static", vendor_from)
     chapter_list = chapters(root)
