@@ -6,8 +6,9 @@ Fixtures (imported by ``tests/conftest.py``, so every test module sees them):
 * ``course_lab`` (session): JupyterLab started the way learners start it, ``scripts/course.sh``
   on a free port with a token, autosave off; ``tests/test_browser.py``, the server half of
   ``tests/test_saved_widgets.py`` and the launch smoke test of ``tests/test_project.py`` share
-  this one server (mark them ``COURSE_LAB``: xdist then runs them in one worker, which starts it
-  once). When it stops, it checks that no committed notebook it served was changed.
+  it (one server per xdist worker that runs any of them, where each used to start its own; they
+  are marked ``COURSE_LAB``, an xdist group, for a scheduler that honours it). When it stops, it
+  checks that no committed notebook it served was changed.
 * ``browser`` (session): one headless Chromium for the JupyterLab tests.
 
 Other servers (``tests/test_browser_predict.py`` serves a temporary folder with its own settings)
@@ -46,7 +47,7 @@ T = TypeVar("T")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                                     reason="Debian's chromium and chromium-driver are not installed "
                                            "(apt-get install chromium chromium-driver; .ci/run does it)")
-# The tests that use the shared course_lab server: one xdist group, so one worker starts it once.
+# The tests that use the shared course_lab server (an xdist group: with --dist loadgroup, one worker).
 COURSE_LAB = pytest.mark.xdist_group("course_lab")
 
 

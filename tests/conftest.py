@@ -31,15 +31,13 @@ def pytest_configure(config):
 
 
 # ----------------------------------------------------------------------------- two workers, balanced
-# scripts/test.sh runs tests/ on 2 pytest-xdist workers with --dist loadgroup --no-loadscope-reorder:
-# every test is a unit of work of its own (so that one long file cannot keep one worker busy while
-# the other idles), except the tests that share an expensive fixture of module scope, which stay
-# together in their file's group (the fixture is then made once), and those marked with an
-# xdist_group of their own (tests/chromium.py's COURSE_LAB: one JupyterLab for them all). The units
-# are sent longest first, from the seconds below (`--durations` of tests/ on a loaded 2-core
+# scripts/test.sh runs tests/ on 2 pytest-xdist workers with --dist loadfile --no-loadscope-reorder:
+# xdist sends the files in the order collected here, and this hook puts the longest files first (each
+# file's tests keep their order), from the seconds below (`--durations` of tests/ on a loaded 2-core
 # machine, 2026-12-04: only their order matters; a test not listed counts 1 s, a function's figure
-# counts for each of its parameters): the last units to finish are then short ones. A stale figure
-# costs balance, never a test.
+# counts for each of its parameters), so that the last files to finish are short ones; xdist's own
+# order (most tests first) left one worker idle while the other ran a long file. A stale figure costs
+# balance, never a test.
 DURATIONS = {
     "tests/test_class_report.py::test_a_class_of_31_gives_the_mistakes_report": 686,
     "tests/test_class_report.py::test_shards_graded_apart_merge_into_the_single_run": 578,
@@ -76,32 +74,16 @@ DURATIONS = {
 }
 
 
-def _shared_module_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    return info is not None and any(defs and defs[-1].scope in ("module", "class", "package")
-                                    for defs in info.name2fixturedefs.values())
-
-
 def _seconds(nodeid: str) -> float:
-    """The listed figure of a test: its own, else its function's (every parameter), else its file's share."""
-    function = nodeid.split("[", 1)[0]
-    return DURATIONS.get(nodeid, DURATIONS.get(function, 1.0))
+    """The listed figure of a test: its own, else its function's (every parameter), else 1 s."""
+    return DURATIONS.get(nodeid, DURATIONS.get(nodeid.split("[", 1)[0], 1.0))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return  # (one process: the order of the files, nothing to balance)
-    units: dict[str, list[pytest.Item]] = {}
+    files: dict[str, list[pytest.Item]] = {}
     for item in items:
-        mark = item.get_closest_marker("xdist_group")
-        if mark is not None:
-            unit = "@" + (mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
-        elif _shared_module_fixture(item):
-            unit = item.nodeid.split("::", 1)[0]
-            item.add_marker(pytest.mark.xdist_group(unit))
-        else:
-            unit = item.nodeid
-        units.setdefault(unit, []).append(item)
-    weight = {unit: sum(_seconds(i.nodeid) for i in members) for unit, members in units.items()}
-    order = sorted(units, key=lambda unit: -weight[unit])  # (a stable sort: ties keep the collection order)
-    items[:] = [item for unit in order for item in units[unit]]
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    weight = {path: sum(_seconds(i.nodeid) for i in members) for path, members in files.items()}
+    items[:] = [item for path in sorted(files, key=lambda p: -weight[p]) for item in files[path]]  # (stable)
