@@ -215,9 +215,9 @@ def _merge_chapter_files() -> None:
     import tests
 
     for info in pkgutil.iter_modules(tests.__path__):
-        if info.name.startswith("alternatives_ch"):
+        if info.name.startswith(("alternatives_ch", "alternatives_loops_ch")):
             module = importlib.import_module(f"tests.{info.name}")
-            ALTERNATIVES.update(module.ALTERNATIVES)
+            ALTERNATIVES.update(getattr(module, "BY_ID", module.ALTERNATIVES))
 
 
 _merge_chapter_files()

@@ -47,7 +47,9 @@ def test_list_json_shows_every_kind_in_every_chapter():
                          cwd=ROOT, check=True).stdout
     rows = json.loads(out)
     assert all(set(row) == {"id", "chapter", "kind", "title"} for row in rows)
-    assert {row["kind"] for row in rows} == {"implement", "derive", "debug", "predict"}
+    assert {row["kind"] for row in rows} == {"implement", "derive", "debug", "loop", "predict"}
+    loops = {row["id"]: row["chapter"][:2] for row in rows if row["kind"] == "loop"}  # learners write the algorithms
+    assert {"02", "04", "07", "08", "09"} <= set(loops.values()) and "ppo_capstone" in loops, loops
     for chapter in range(1, 10):
         kinds = Counter(row["kind"] for row in rows if row["chapter"].startswith(f"{chapter:02d}"))
         assert kinds["debug"] >= 1 and kinds["predict"] >= 1, (chapter, kinds)

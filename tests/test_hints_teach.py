@@ -231,11 +231,20 @@ def test_the_last_hint_is_pseudo_code_not_the_answer(ex_id):
     assert "torch." not in last, f"{ex_id}: the last hint is Python to paste; write the key line in math instead"
 
 
+# Pieces a loop answer shares with code the workbook hands out on purpose: the given agent's
+# categorical entropy (workbook 08's CleanRL-sized agent) and the given policy's API (workbook 09).
+# A loop answer calls what the course gives; that call is not its solution.
+GIVEN_ON_PURPOSE = {("08_ppo.ipynb", "-(logp_all.exp()*logp_all).sum(-1)"),
+                    ("09_grpo.ipynb", "policy.log_prob(prompts,answers)")}
+
+
 @pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
 def test_handed_out_workbooks_contain_no_solution_line(path):
     table = secrets()
     found = []
     for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
         for leak in leaks(_source(cell), table):
+            if any(path.name == name and leak.startswith(f"'{piece}'") for name, piece in GIVEN_ON_PURPOSE):
+                continue
             found.append(f"cell {i} ({cell.get('cell_type')}, id {cell.get('id')}): {leak}")
     assert not found, f"{path.name} hands out solution code:\n  " + "\n  ".join(found)

@@ -9,7 +9,7 @@ import nbformat
 from tests.conftest import ROOT
 
 TABLE = (ROOT / "benchmarks" / "WORKBOOK_TIMES.md").read_text(encoding="utf-8")
-QUOTE = re.compile(r"[Aa]bout (\d+) seconds(?: for the two runs)? on one CPU\s+core")
+QUOTE = re.compile(r"[Aa]bout (\d+) seconds(?:\s+for\s+the\s+two\s+runs)?\s+on\s+one\s+CPU\s+core")
 
 
 def _measured() -> dict[str, list[float]]:

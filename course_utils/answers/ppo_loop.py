@@ -27,7 +27,7 @@ __all__ = ["ppo_update", "ppo_capstone"]
 def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, obs: Tensor, actions: Tensor, logp_old: Tensor,
                advantages: Tensor, returns: Tensor, minibatches: Iterable[Sequence[Tensor]], clip_eps: float,
                value_coef: float, ent_coef: float, max_grad_norm: Optional[float], target_kl: Optional[float], *,
-               policy_loss: Callable = ppo_clip_loss, values_old: Optional[Tensor] = None,
+               policy_loss: Optional[Callable] = None, values_old: Optional[Tensor] = None,
                value_loss: Optional[Callable] = None, norm_adv: bool = True) -> dict:
     """PPO's update: K epochs over the batch, one gradient step per minibatch, on
 
@@ -45,10 +45,11 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, obs: Tensor, 
     Returns {"epochs": epochs run, "policy_loss": ..., "value_loss": ... of the last minibatch}.
 
     Keyword-only hooks for the trainer's switches (the workbook's item uses none of them):
-    ``policy_loss(logp, logp_old, advantages, clip_eps)`` (a learner's clipped loss, or
+    ``policy_loss(logp, logp_old, advantages, clip_eps)`` (None: the clipped loss; a learner's, or
     PPO-penalty's), ``value_loss(values, values_old, returns)`` with ``values_old`` (M,) (value
     clipping), ``norm_adv`` (standardise each minibatch's advantages).
     """
+    policy_loss = ppo_clip_loss if policy_loss is None else policy_loss
     epochs = 0
     for epoch_minibatches in minibatches:
         epochs += 1
