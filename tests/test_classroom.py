@@ -190,7 +190,10 @@ def test_grade_submissions_contains_hostile_notebooks_and_resumes(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     # 1) Start, let two rows land, then Ctrl+C.
-    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT restored to its default in the child: a shell without job control starts background jobs with
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler (so Ctrl+C would not reach it)
+    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and first.poll() is None:
         if out.exists() and len(out.read_text().strip().splitlines()) >= 3:  # header + 2 rows

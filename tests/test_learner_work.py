@@ -41,6 +41,8 @@ COMMANDS: dict[str, list[list[str]]] = {
     "experiments": [["experiments", "list"]],
     "grade-submissions": [["grade-submissions", "collected", "--out", "build/gradebook.csv", "--workers", "1",
                            "--no-progress"]],
+    "class-report": [["class-report", "build/gradebook.csv", "--out", "build/class"]],
+    "merge-gradebooks": [["merge-gradebooks", "build/gradebook.csv", "--out", "build/merged.csv"]],
     "site": [["site", "--root", ".", "--out", "build/site"]],
     "hosted": [["hosted", "--print"], ["hosted", "--check"], ["hosted", "--stamp"]],
 }
